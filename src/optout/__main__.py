@@ -1,0 +1,3 @@
+from optout.cli import main
+
+main()

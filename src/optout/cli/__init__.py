@@ -1,0 +1,31 @@
+"""The ``optout`` command line: one module per command group, wired here.
+
+Command modules import their heavy dependencies inside the commands, so that ``optout check``
+does not pay for SQLAlchemy, aiosmtpd or Alembic.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from optout.cli import accounts, db, entries, lookup, stats
+
+app = typer.Typer(
+    name="optout",
+    help="A shared list of Amazon buyers who opted out of seller messages.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(db.app, name="db")
+app.command("check")(lookup.check)
+app.command("filter")(lookup.filter_)
+app.command("add")(entries.add)
+app.command("remove")(entries.remove)
+app.command("import")(entries.import_)
+app.command("stats")(stats.stats)
+
+
+def main() -> None:
+    app()

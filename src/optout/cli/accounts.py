@@ -1,0 +1,114 @@
+"""``optout accounts``: register seller accounts and manage their ingest addresses."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from optout.cli.output import JsonOption, emit_json, guarded, settings, show_record, table, transaction
+
+app = typer.Typer(help="Seller accounts and their ingest addresses.", no_args_is_help=True)
+
+SlugArg = Annotated[str, typer.Argument(help="The account's short name.")]
+
+
+def _public(account: dict[str, Any], domain: str) -> dict[str, Any]:
+    from optout.accounts import address
+    from optout.lookup import iso
+
+    return {
+        "slug": account["slug"],
+        "name": account["name"],
+        "address": address(account, domain),
+        "enabled": bool(account["enabled"]),
+        "created_at": iso(account["created_at"]),
+        "disabled_at": iso(account["disabled_at"]),
+        "disabled_reason": account["disabled_reason"],
+    }
+
+
+@app.command("add")
+@guarded
+def add(
+    slug: SlugArg,
+    name: Annotated[str | None, typer.Option(help="A name for people.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a seller account and print its ingest address."""
+    from optout import accounts
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        account = accounts.create(conn, slug=slug, name=name)
+    record = _public(account, cfg.ingest_domain)
+    if as_json:
+        emit_json(record)
+    else:
+        typer.echo(record["address"])
+
+
+@app.command("list")
+@guarded
+def list_(as_json: JsonOption = False) -> None:
+    """All accounts with their addresses."""
+    from optout import accounts
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        records = [_public(a, cfg.ingest_domain) for a in accounts.all_accounts(conn)]
+    if as_json:
+        for record in records:
+            emit_json(record)
+    else:
+        table(records, ["slug", "name", "address", "enabled", "created_at"])
+
+
+@app.command("show")
+@guarded
+def show(slug: SlugArg, as_json: JsonOption = False) -> None:
+    """One account, with the Gmail forwarding confirmations waiting for it."""
+    from optout import accounts
+    from optout.lookup import iso
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        account = accounts.get(conn, slug=slug)
+        pending = accounts.confirmations(conn, account_id=account["id"])
+    record = _public(account, cfg.ingest_domain)
+    record["confirmations"] = [{**c, "received_at": iso(c["received_at"])} for c in pending]
+    if as_json:
+        emit_json(record)
+        return
+    show_record({k: v for k, v in record.items() if k != "confirmations"}, as_json=False)
+    for c in record["confirmations"]:
+        typer.echo(f"Gmail forwarding confirmation code {c['code']} from {c['requested_by']} "
+                   f"at {c['received_at']}: {c['link'] or '(no link)'}")
+
+
+@app.command("disable")
+@guarded
+def disable(slug: SlugArg, as_json: JsonOption = False) -> None:
+    """Stop accepting mail for an account; its entries stay."""
+    from optout import accounts
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        account = accounts.disable(conn, slug=slug)
+    show_record(_public(account, cfg.ingest_domain), as_json=as_json)
+
+
+@app.command("rotate")
+@guarded
+def rotate(slug: SlugArg, as_json: JsonOption = False) -> None:
+    """Give an account a new ingest address; the old one stops working at once."""
+    from optout import accounts
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        account = accounts.rotate(conn, slug=slug)
+    record = _public(account, cfg.ingest_domain)
+    if as_json:
+        emit_json(record)
+    else:
+        typer.echo(record["address"])

@@ -1,0 +1,118 @@
+"""``optout add``, ``remove`` and ``import``: the list by hand and in bulk."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optout.cli.output import JsonOption, QuietOption, emit_json, guarded, settings, transaction
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why; kept in the entry's history.")]
+
+
+@guarded
+def add(
+    query: Annotated[str, typer.Argument(help="A buyer address or an order ID.")],
+    reason: ReasonOption,
+    account: Annotated[str | None, typer.Option("--account", help="Account this is on behalf of.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Put a buyer or an order on the list by hand."""
+    from optout import accounts, entries
+    from optout.identifiers import parse_query
+    from optout.models import utcnow
+
+    parsed = parse_query(query)
+    cfg = settings()
+    with transaction(cfg) as conn:
+        account_id = accounts.get(conn, slug=account)["id"] if account else None
+        report = entries.NewReport(
+            dedup=f"manual:{parsed.value}:{utcnow().isoformat()}", source="manual", note=reason,
+            account_id=account_id, order_id=parsed.value if parsed.kind == "order" else None,
+            buyer_email=parsed.value if parsed.kind == "email" else None,
+        )
+        done = entries.record(conn, reports=[report], actor=account or "manual")
+        entries.log(conn, [parsed.value], action="added", actor=account or "manual", reason=reason)
+    outcome = {"query": parsed.value, "listed": True, "new": bool(done.new_entries)}
+    emit_json(outcome) if as_json else typer.echo(
+        f"{parsed.value}\tlisted{' (new)' if done.new_entries else ' (already listed)'}")
+
+
+@guarded
+def remove(
+    query: Annotated[str, typer.Argument(help="A buyer address or an order ID.")],
+    reason: ReasonOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Take a buyer or an order off the list; the entry and its history are kept."""
+    from optout import entries
+    from optout.errors import OptoutError
+    from optout.identifiers import parse_query
+
+    parsed = parse_query(query)
+    with transaction(settings()) as conn:
+        if not entries.remove(conn, query=parsed, reason=reason, actor="manual"):
+            raise OptoutError(f"{parsed.value} is not listed")
+    emit_json({"query": parsed.value, "listed": False}) if as_json else typer.echo(
+        f"{parsed.value}\tremoved")
+
+
+@guarded
+def import_(
+    path: Annotated[Path, typer.Argument(help="File to import; - reads stdin.", allow_dash=True)],
+    fmt: Annotated[str, typer.Option("--format", help="txt (one a line) or csv.")] = "",
+    column: Annotated[str | None, typer.Option(help="CSV column with the address or order ID.")] = None,
+    reason: Annotated[str, typer.Option(help="Why these are listed.")] = "imported",
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Bulk-load an existing blacklist. Idempotent; bad lines are reported and skipped."""
+    from optout import imports
+    from optout.db import engine
+    from optout.errors import OptoutError
+
+    fmt = fmt or ("csv" if path.suffix.lower() == ".csv" or column else "txt")
+    if fmt not in ("txt", "csv"):
+        raise OptoutError(f"unknown format {fmt!r}: use txt or csv")
+    cfg = settings()
+    stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8-sig", newline="")
+    eng = engine(cfg)
+    try:
+        with _bar(quiet) as advance:
+            result = imports.run(eng, stream, fmt=fmt, column=column, reason=reason, on_batch=advance)
+    except UnicodeDecodeError as exc:
+        raise OptoutError(f"{path} is not UTF-8 text ({exc.reason})") from None
+    finally:
+        eng.dispose()
+        if stream is not sys.stdin:
+            stream.close()
+    for line in result.bad:
+        typer.echo(f"optout: skipped {line}", err=True)
+    summary = {"read": result.read, "new_entries": result.new_entries,
+               "new_reports": result.new_reports, "duplicates": result.duplicates,
+               "bad_lines": len(result.bad)}
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()), err=True)
+
+
+def _bar(quiet: bool):  # noqa: ANN202
+    """A spinner-style counter on a terminal; a no-op elsewhere."""
+    from contextlib import contextmanager, nullcontext
+
+    if quiet or not sys.stderr.isatty():
+        return nullcontext(lambda n: None)
+
+    @contextmanager
+    def bar():  # noqa: ANN202
+        from rich.progress import Progress
+
+        with Progress(transient=True) as prog:
+            task = prog.add_task("importing", total=None)
+            yield lambda n: prog.advance(task, n)
+
+    return bar()

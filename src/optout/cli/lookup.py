@@ -1,0 +1,147 @@
+"""``optout check`` and ``optout filter``: the questions a sending system asks."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from optout.cli.output import JsonOption, emit_json, guarded, settings
+from optout.errors import OptoutError
+from optout.identifiers import Query, parse_query
+
+
+def _queries(args: list[str]) -> Iterator[Query]:
+    """Queries from the arguments, with ``-`` standing for standard input, one a line."""
+    for arg in args:
+        if arg != "-":
+            yield parse_query(arg)
+            continue
+        for number, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            try:
+                yield parse_query(line)
+            except OptoutError as exc:
+                raise OptoutError(f"stdin line {number}: {exc}") from None
+
+
+def _human(result: dict[str, Any]) -> str:
+    if result["status"] is None:
+        return f"{result['query']}\tnot listed"
+    if not result["listed"]:
+        why = f" ({result['removed_reason']})" if result.get("removed_reason") else ""
+        return f"{result['query']}\tnot listed: {result['status']}{why}"
+    proof = "verified" if result["verified"] else "unverified"
+    return (f"{result['query']}\tLISTED\t{result['reports']} report(s), "
+            f"first {result['first_seen']}, last {result['last_seen']}, {proof}")
+
+
+@guarded
+def check(
+    queries: Annotated[list[str], typer.Argument(help="Buyer addresses or order IDs; - reads stdin.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Is a buyer or an order on the list? Exit 0 if any query is listed, 1 if none is."""
+    from optout import db, lookup
+
+    cfg = settings()
+    conn, ph = db.reader(cfg)
+    cutoff = lookup.expiry_cutoff(cfg.expire_days)
+    any_listed = False
+    write = sys.stdout.write
+    try:
+        for result in lookup.check(conn, ph, _queries(queries), cutoff=cutoff, detail=as_json):
+            any_listed = any_listed or result["listed"]
+            if as_json:
+                emit_json(result)
+            else:
+                write(_human(result) + "\n")
+    finally:
+        conn.close()
+    raise typer.Exit(0 if any_listed else 1)
+
+
+def _rows(stream: TextIO, column: str | None) -> Iterator[tuple[str, str]]:
+    """(the row as written, the value to check) for a plain or CSV send list.
+
+    A CSV header is written straight through before the first row is read.
+    """
+    if column is None:
+        for line in stream:
+            if line.strip():
+                yield (line if line.endswith("\n") else line + "\n"), line.strip()
+        return
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None or column not in header:
+        raise OptoutError(f"no column {column!r} in the CSV header")
+    sys.stdout.write(_csv_line(header))
+    index = header.index(column)
+    for row in reader:
+        yield _csv_line(row), (row[index] if index < len(row) else "")
+
+
+def _csv_line(row: list[str]) -> str:
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(row)
+    return buf.getvalue()
+
+
+@guarded
+def filter_(
+    column: Annotated[str | None, typer.Option("--column", help="CSV input: the column with the address.")] = None,
+    input_path: Annotated[str, typer.Option("--input", "-i", help="Send list to read; - is stdin.")] = "-",
+) -> None:
+    """Write the send list without the listed buyers: what a mailer may send to."""
+    from optout import db, lookup
+
+    cfg = settings()
+    stream = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8", newline="")  # noqa: SIM115
+    conn, ph = db.reader(cfg)
+    counts = {"kept": 0, "suppressed": 0, "invalid": 0}
+    try:
+        _filter(stream, column, conn, ph, lookup.expiry_cutoff(cfg.expire_days), counts)
+    finally:
+        conn.close()
+        if stream is not sys.stdin:
+            stream.close()
+    typer.echo(f"kept {counts['kept']}, suppressed {counts['suppressed']}, "
+               f"not an address or order ID (kept) {counts['invalid']}", err=True)
+
+
+def _filter(stream: TextIO, column: str | None, conn: Any, ph: str, cutoff: str | None,
+            counts: dict[str, int]) -> None:
+    from optout import lookup
+
+    batch: list[tuple[str, str | None]] = []
+
+    def flush() -> None:
+        listed = lookup.listed_values(conn, ph, [v for _, v in batch if v], cutoff=cutoff)
+        for line, value in batch:
+            if value in listed:
+                counts["suppressed"] += 1
+                continue
+            counts["kept"] += value is not None
+            sys.stdout.write(line)
+        batch.clear()
+
+    for line, raw in _rows(stream, column):
+        batch.append((line, _value(raw, counts)))
+        if len(batch) >= lookup.BATCH:
+            flush()
+    flush()
+
+
+def _value(raw: str, counts: dict[str, int]) -> str | None:
+    try:
+        return parse_query(raw).value
+    except OptoutError:
+        counts["invalid"] += 1
+        return None
+

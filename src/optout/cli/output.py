@@ -1,0 +1,123 @@
+"""What every command shares: output options, error handling, progress, database access.
+
+Exit codes: 0 success (for ``check``: at least one query listed), 1 ``check`` found nothing
+listed, 2 bad input or an error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from optout.errors import OptoutError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from optout.config import Settings
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="One JSON object a line, for programs.")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line and return the exit to raise."""
+    typer.echo(f"optout: error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def guarded(func: F) -> F:
+    """Turn OptoutError, database and file errors into one line on stderr and exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OptoutError as exc:
+            raise fail(str(exc)) from None
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            raise fail(f"{exc.strerror or exc}:{where}".rstrip(":")) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3")):
+                detail = str(getattr(exc, "orig", exc)).strip().splitlines()
+                raise fail(f"database error: {detail[0] if detail else type(exc).__name__}") from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings() -> Settings:
+    from optout.config import load_settings
+
+    return load_settings()
+
+
+@contextmanager
+def transaction(cfg: Settings) -> Iterator[Connection]:
+    """One transaction on the configured database: all of a command's writes, or none."""
+    from optout.db import engine
+
+    eng = engine(cfg)
+    try:
+        with eng.begin() as conn:
+            yield conn
+    finally:
+        eng.dispose()
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
+
+
+def table(rows: list[dict[str, Any]], columns: list[str], *, title: str | None = None) -> None:
+    """A table for people (Rich), or a plain line when there is nothing to show."""
+    from rich.console import Console
+    from rich.table import Table
+
+    if not rows:
+        typer.echo("(none)")
+        return
+    out = Table(title=title, show_edge=False, header_style="bold")
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
+    Console(soft_wrap=True).print(out)
+
+
+def show_record(record: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        emit_json(record)
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        typer.echo(f"{key:<{width}}  {'' if value is None else value}")
+
+
+def progress(items: Iterable[Any], *, label: str, quiet: bool, total: int | None = None) -> Iterable[Any]:
+    """A progress bar on a terminal's stderr; the bare iterable otherwise."""
+    if quiet or not sys.stderr.isatty():
+        return items
+    from rich.progress import track
+
+    return track(items, description=label, total=total, transient=True,
+                 console=_stderr_console())
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)

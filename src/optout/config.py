@@ -1,0 +1,102 @@
+"""The one Settings object: environment variables ``OPTOUT_*`` and an optional TOML file.
+
+Precedence, highest first: environment, the TOML file named by ``OPTOUT_CONFIG``, defaults.
+Every field is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from optout.errors import OptoutError
+
+
+class Settings(BaseSettings):
+    """Configuration for every part of optout; validated once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="OPTOUT_", extra="forbid")
+
+    data_dir: Path = Path("./optout-data")
+    database_url: str | None = None  # default: sqlite file under data_dir
+    db_timeout: float = Field(5.0, gt=0)  # seconds a write may wait for a lock
+    ingest_domain: str = "ingest.localhost"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(2525, ge=0, le=65535)
+    smtp_hostname: str | None = None  # name in the greeting; default: ingest_domain
+    max_message_size: int = Field(10 * 1024 * 1024, gt=0)
+    max_recipients: int = Field(20, gt=0)
+    max_line_length: int = Field(4096, ge=1001)
+    idle_timeout: float = Field(120.0, gt=0)
+    max_connections_per_client: int = Field(20, gt=0)
+    max_commands: int = Field(200, gt=0)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    require_starttls: bool = False
+    proxy_protocol: bool = False
+    group_commit_size: int = Field(64, gt=0)
+    log_format: Literal["text", "json"] = "text"
+
+    trust: Literal["any", "dkim"] = "any"
+    dkim_keys_file: Path | None = None  # pinned DKIM keys, one "name TXT" a line
+    dns_timeout: float = Field(3.0, gt=0)
+    daily_new_entries_limit: int = Field(500, gt=0)
+
+    expire_days: int | None = Field(None, gt=0)  # None: entries never expire
+    raw_retention_days: int = Field(365, gt=0)
+    export_dir: Path | None = None  # default: data_dir/exports
+    export_keep: int = Field(14, gt=0)
+
+    @field_validator("ingest_domain")
+    @classmethod
+    def _lower_domain(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        toml_path = os.environ.get("OPTOUT_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @property
+    def url(self) -> str:
+        """The database URL in force."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'optout.db'}"
+
+    @property
+    def exports(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning a bad value or an unreadable TOML file into one clear error."""
+    toml_path = os.environ.get("OPTOUT_CONFIG")
+    if toml_path and not Path(toml_path).is_file():
+        raise OptoutError(f"config file not found: {toml_path}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise OptoutError(f"bad setting {where}: {first['msg']}") from None
+    except ValueError as exc:  # a TOML syntax error surfaces as a ValueError subclass
+        raise OptoutError(f"cannot read config file {toml_path}: {exc}") from None

@@ -1,0 +1,180 @@
+"""Engines, schema checks and migrations, for SQLite (embedded) and PostgreSQL (shared).
+
+Two ways in: ``engine()`` (SQLAlchemy, for everything that writes) and ``reader()`` (a bare
+DB-API connection, for the hot read paths: ``optout check`` must start and answer in a fraction
+of a second, and importing SQLAlchemy alone costs about a quarter of one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from optout.errors import OptoutError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from optout.config import Settings
+
+# The newest migration; a test checks it against the migrations folder.
+SCHEMA_REVISION = "0001"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use psycopg 3 for a plain ``postgresql://`` URL."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.split(":///", 1)[1])
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden, for error messages and logs."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def engine(settings: Settings, *, check_schema: bool = True) -> Engine:
+    """An engine for the configured database, its schema created (SQLite) or checked."""
+    from sqlalchemy import create_engine, event
+
+    url = settings.url
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        _make_parent(path)
+        eng = create_engine(url, connect_args={"timeout": settings.db_timeout})
+        event.listen(eng, "connect", _sqlite_on_connect)
+        # BEGIN IMMEDIATE: take the write lock up front, so two writers queue on the busy
+        # timeout instead of one failing at once when it upgrades a read lock.
+        event.listen(eng, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    else:
+        timeout = max(1, int(settings.db_timeout))
+        eng = create_engine(
+            sqlalchemy_url(url),
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": timeout},
+        )
+    if check_schema:
+        ensure_schema(eng, settings)
+    return eng
+
+
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OptoutError(f"cannot create data directory {path.parent}: {exc.strerror}") from None
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN itself
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # a 250 promises the message survives power loss
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def current_revision(eng: Engine) -> str | None:
+    """The schema revision stored in the database, or None for an empty one."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with eng.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except OperationalError as exc:
+        raise cannot_connect(eng.url.render_as_string(hide_password=True), exc) from None
+
+
+def ensure_schema(eng: Engine, settings: Settings) -> None:
+    """Create a missing SQLite schema; on PostgreSQL, ask for ``optout db upgrade`` instead."""
+    revision = current_revision(eng)
+    if revision == SCHEMA_REVISION:
+        return
+    if revision is None and is_sqlite(settings.url):
+        upgrade(eng)
+        return
+    raise OptoutError(
+        f"database schema is at {revision or 'nothing'}, this optout needs {SCHEMA_REVISION}: "
+        "run `optout db upgrade`"
+    )
+
+
+def upgrade(eng: Engine) -> None:
+    """Run the Alembic migrations shipped inside the package up to head."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def cannot_connect(url: str, exc: Exception) -> OptoutError:
+    detail = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return OptoutError(f"cannot use database {redact(url)}: {detail[0] if detail else exc}")
+
+
+def reader(settings: Settings) -> tuple[Any, str]:
+    """A read-only DB-API connection and its placeholder (``?`` or ``%s``), schema checked."""
+    url = settings.url
+    if is_sqlite(url):
+        return _sqlite_reader(settings), "?"
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(settings.db_timeout)))
+    except psycopg.Error as exc:
+        raise cannot_connect(url, exc) from None
+    _check_revision(conn)
+    return conn, "%s"
+
+
+def _sqlite_reader(settings: Settings) -> Any:
+    import sqlite3
+
+    path = sqlite_path(settings.url)
+    if not path.exists():
+        engine(settings).dispose()  # creates the file and its schema
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=settings.db_timeout)
+        _check_revision(conn)
+    except sqlite3.DatabaseError as exc:
+        raise cannot_connect(settings.url, exc) from None
+    return conn
+
+
+def _check_revision(conn: Any) -> None:
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT version_num FROM alembic_version")
+        row = cursor.fetchone()
+    except Exception:  # missing table: reported as a schema problem below
+        row = None
+        if hasattr(conn, "rollback"):
+            conn.rollback()
+    if not row or row[0] != SCHEMA_REVISION:
+        raise OptoutError(
+            f"database schema is at {row[0] if row else 'nothing'}, this optout needs "
+            f"{SCHEMA_REVISION}: run `optout db upgrade`"
+        )

@@ -1,0 +1,210 @@
+"""Writing the list: record evidence, list and remove identifiers. Always inside the caller's
+transaction; concurrency is left to the database's unique constraints and upserts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, literal, select, update
+
+from optout.identifiers import Query, marketplace_of
+from optout.models import Entry, Event, Report, utcnow
+
+ENTRY = Entry.__table__  # type: ignore[attr-defined]
+REPORT = Report.__table__  # type: ignore[attr-defined]
+EVENT = Event.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class NewReport:
+    """Evidence to record: at least one of ``order_id`` and ``buyer_email``."""
+
+    dedup: str  # what makes two reports the same report (hashed into dedup_key)
+    source: str
+    order_id: str | None = None
+    buyer_email: str | None = None
+    marketplace: str | None = None
+    account_id: int | None = None
+    message_id: int | None = None
+    dkim: str = "none"
+    dkim_domain: str | None = None
+    received_at: datetime = field(default_factory=utcnow)
+    note: str | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        return hashlib.sha256(self.dedup.encode()).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class Recorded:
+    """What recording a batch did."""
+
+    new_reports: int = 0
+    duplicates: int = 0
+    new_entries: int = 0  # identifiers that were not listed before (new or relisted)
+
+
+def insert_for(conn: Connection, table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT, for SQLite or PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None = None) -> Recorded:
+    """Store new evidence and list what it names; a report seen before changes nothing."""
+    result = Recorded()
+    fresh = _insert_reports(conn, reports)
+    result.new_reports = len(fresh)
+    result.duplicates = len(reports) - len(fresh)
+    if not fresh:
+        return result
+    rows = _entry_rows(fresh)
+    before = _statuses(conn, [r["value"] for r in rows])
+    for round_rows in _rounds(rows):
+        _upsert_entries(conn, round_rows)
+    newly = {r["value"] for r in rows if before.get(r["value"]) != "listed"}
+    result.new_entries = len(newly)
+    relisted = [v for v in newly if before.get(v) == "removed"]
+    if relisted:
+        log(conn, relisted, action="relisted", actor=actor, reason="new report")
+    _mark_listed_new(conn, fresh, newly)
+    return result
+
+
+def _insert_reports(conn: Connection, reports: Sequence[NewReport]) -> list[NewReport]:
+    by_key: dict[str, NewReport] = {}
+    for report in reports:
+        by_key.setdefault(report.dedup_key, report)
+    rows = [_report_row(key, r) for key, r in sorted(by_key.items())]
+    stmt = insert_for(conn, REPORT).on_conflict_do_nothing(index_elements=["dedup_key"])
+    inserted = conn.execute(stmt.returning(REPORT.c.dedup_key), rows).scalars().all()
+    return [by_key[key] for key in inserted]
+
+
+def _report_row(key: str, r: NewReport) -> dict[str, Any]:
+    return {
+        "dedup_key": key, "account_id": r.account_id, "message_id": r.message_id,
+        "order_id": r.order_id, "buyer_email": r.buyer_email,
+        "marketplace": r.marketplace or marketplace_of(r.buyer_email), "source": r.source,
+        "dkim": r.dkim, "dkim_domain": r.dkim_domain, "received_at": r.received_at,
+        "note": r.note, "listed_new": False,
+    }
+
+
+def _entry_rows(reports: list[NewReport]) -> list[dict[str, Any]]:
+    now = utcnow()
+    rows = []
+    for r in reports:
+        common = {
+            "marketplace": r.marketplace or marketplace_of(r.buyer_email),
+            "status": "listed", "first_seen": r.received_at, "last_seen": r.received_at,
+            "report_count": 1, "verified": r.dkim == "pass", "updated_at": now,
+        }
+        if r.order_id:
+            rows.append({"kind": "order", "value": r.order_id, "buyer_email": r.buyer_email,
+                         "order_ids": None, **common})
+        if r.buyer_email:
+            rows.append({"kind": "email", "value": r.buyer_email, "buyer_email": r.buyer_email,
+                         "order_ids": r.order_id, **common})
+    return rows
+
+
+def _rounds(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split rows so no value repeats within a statement (PostgreSQL refuses to upsert one row
+    twice in one statement), each round sorted by value so concurrent writers lock in one order."""
+    rounds: list[dict[str, dict[str, Any]]] = []
+    for row in rows:
+        for bucket in rounds:
+            if row["value"] not in bucket:
+                bucket[row["value"]] = row
+                break
+        else:
+            rounds.append({row["value"]: row})
+    return [[bucket[v] for v in sorted(bucket)] for bucket in rounds]
+
+
+def _upsert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    stmt = insert_for(conn, ENTRY)
+    new, old = stmt.excluded, ENTRY.c
+    spaced = literal(" ") + old.order_ids + literal(" ")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["value"],
+        set_={
+            "status": "listed",
+            "removed_at": None,
+            "removed_reason": None,
+            "report_count": old.report_count + new.report_count,
+            "first_seen": case((new.first_seen < old.first_seen, new.first_seen), else_=old.first_seen),
+            "last_seen": case((new.last_seen > old.last_seen, new.last_seen), else_=old.last_seen),
+            "verified": old.verified | new.verified,
+            "buyer_email": func.coalesce(old.buyer_email, new.buyer_email),
+            "marketplace": func.coalesce(old.marketplace, new.marketplace),
+            "order_ids": case(
+                (new.order_ids.is_(None), old.order_ids),
+                (old.order_ids.is_(None), new.order_ids),
+                (spaced.like(literal("% ") + new.order_ids + literal(" %")), old.order_ids),
+                else_=old.order_ids + literal(" ") + new.order_ids,
+            ),
+            "updated_at": new.updated_at,
+        },
+    )
+    conn.execute(stmt, rows)
+
+
+def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    unique = sorted(set(values))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        query = select(ENTRY.c.value, ENTRY.c.status).where(ENTRY.c.value.in_(chunk))
+        found.update({value: status for value, status in conn.execute(query)})
+    return found
+
+
+def _mark_listed_new(conn: Connection, fresh: list[NewReport], newly: set[str]) -> None:
+    keys = [r.dedup_key for r in fresh if r.account_id and ({r.order_id, r.buyer_email} & newly)]
+    for start in range(0, len(keys), 500):
+        conn.execute(
+            update(REPORT).where(REPORT.c.dedup_key.in_(keys[start : start + 500]))
+            .values(listed_new=True)
+        )
+
+
+def log(conn: Connection, values: list[str], *, action: str, actor: str | None, reason: str | None) -> None:
+    ids = conn.execute(select(ENTRY.c.id).where(ENTRY.c.value.in_(values))).scalars().all()
+    if ids:
+        conn.execute(EVENT.insert(), [{"entry_id": i, "action": action, "actor": actor,
+                                       "reason": reason, "at": utcnow()} for i in ids])
+
+
+def remove(conn: Connection, *, query: Query, reason: str, actor: str | None = None) -> bool:
+    """Take an identifier off the list, keeping it and its history; False if it was not listed."""
+    now = utcnow()
+    changed = conn.execute(
+        update(ENTRY)
+        .where(ENTRY.c.value == query.value, ENTRY.c.status == "listed")
+        .values(status="removed", removed_at=now, removed_reason=reason, updated_at=now)
+    ).rowcount
+    if changed:
+        log(conn, [query.value], action="removed", actor=actor, reason=reason)
+    return bool(changed)
+
+
+def history(conn: Connection, *, value: str) -> list[dict[str, Any]]:
+    """The events of one entry, oldest first."""
+    query = (
+        select(EVENT.c.at, EVENT.c.action, EVENT.c.actor, EVENT.c.reason)
+        .join(ENTRY, ENTRY.c.id == EVENT.c.entry_id)
+        .where(ENTRY.c.value == value)
+        .order_by(EVENT.c.id)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]

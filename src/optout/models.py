@@ -1,0 +1,133 @@
+"""All tables. Times are naive UTC; one migration per change under ``optout/migrations``.
+
+The list is a set of *entries*, one per identifier a sender can suppress: an order ID
+(``kind="order"``) or a buyer address (``kind="email"``). A notice naming both creates or
+refreshes two entries. Every entry rests on *reports* (the evidence: which account, which
+message, when, DKIM), and every inbound message is kept with its outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC datetime every column holds."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Account(SQLModel, table=True):
+    """A seller account with its own ingest address ``<slug>-<token>@<ingest_domain>``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=40, unique=True)
+    name: str | None = Field(default=None, max_length=200)
+    token: str = Field(max_length=64)
+    enabled: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    disabled_at: datetime | None = Field(default=None, sa_type=DateTime())
+    disabled_reason: str | None = None
+
+
+class Entry(SQLModel, table=True):
+    """One suppressed identifier and the summary of its evidence."""
+
+    __table_args__ = (Index("ix_entry_status_updated", "status", "updated_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=5)  # "order" or "email"
+    value: str = Field(max_length=320, unique=True)
+    buyer_email: str | None = Field(default=None, max_length=320)
+    order_ids: str | None = None  # space-separated, for email entries
+    marketplace: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="listed", max_length=10)  # "listed" or "removed"
+    first_seen: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    last_seen: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    report_count: int = 0
+    verified: bool = False  # some report's DKIM signature verified
+    removed_at: datetime | None = Field(default=None, sa_type=DateTime())
+    removed_reason: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+
+
+class Event(SQLModel, table=True):
+    """The history of an entry: listed, removed, relisted, withdrawn — who, when, why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    action: str = Field(max_length=20)
+    actor: str | None = Field(default=None, max_length=100)
+    reason: str | None = None
+
+
+class Message(SQLModel, table=True):
+    """An inbound message, kept whatever became of it. ``raw`` may be purged after retention."""
+
+    __table_args__ = (UniqueConstraint("account_id", "sha256", name="uq_message_account_sha"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    sha256: str = Field(max_length=64)
+    raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    size: int = 0
+    source: str = Field(max_length=10)  # smtp, backfill
+    mail_from: str | None = None
+    rcpt: str | None = None
+    peer: str | None = Field(default=None, max_length=100)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    kind: str = Field(max_length=30)
+    outcome: str = Field(max_length=20, index=True)
+    reason: str | None = None
+    order_id: str | None = Field(default=None, max_length=19)
+    dkim: str | None = Field(default=None, max_length=10)
+    dkim_domain: str | None = Field(default=None, max_length=255)
+
+
+class Report(SQLModel, table=True):
+    """One piece of evidence for an order ID and/or buyer address."""
+
+    __table_args__ = (Index("ix_report_account_received", "account_id", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=64, unique=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    order_id: str | None = Field(default=None, max_length=19, index=True)
+    buyer_email: str | None = Field(default=None, max_length=320, index=True)
+    marketplace: str | None = Field(default=None, max_length=40)
+    source: str = Field(max_length=10)  # smtp, backfill, import, manual
+    dkim: str = Field(default="none", max_length=10)  # pass, fail, none
+    dkim_domain: str | None = Field(default=None, max_length=255)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    note: str | None = None
+    listed_new: bool = False  # this report put an identifier on the list (for the volume guard)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=DateTime())
+
+
+class Confirmation(SQLModel, table=True):
+    """A Gmail forwarding verification the seller must confirm with its code."""
+
+    __table_args__ = (UniqueConstraint("account_id", "code", name="uq_confirmation_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    code: str = Field(max_length=20)
+    link: str | None = None
+    requested_by: str | None = Field(default=None, max_length=320)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+
+
+class ExportRun(SQLModel, table=True):
+    """One export written, for ``optout stats``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    format: str = Field(max_length=10)
+    rows: int
+    sha256: str = Field(max_length=64)
+    path: str | None = None

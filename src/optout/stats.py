@@ -1,0 +1,33 @@
+"""Counts for ``optout stats``: how big the list is and what became of the mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from optout.models import Account, Entry, ExportRun, Message, Report
+
+ENTRY = Entry.__table__  # type: ignore[attr-defined]
+MESSAGE = Message.__table__  # type: ignore[attr-defined]
+
+
+def gather(conn: Connection) -> dict[str, Any]:
+    by_status = dict(conn.execute(select(ENTRY.c.status, func.count()).group_by(ENTRY.c.status)).all())
+    outcomes = dict(conn.execute(select(MESSAGE.c.outcome, func.count()).group_by(MESSAGE.c.outcome)).all())
+    last = conn.execute(
+        select(ExportRun.at, ExportRun.format, ExportRun.rows, ExportRun.sha256, ExportRun.path)
+        .order_by(ExportRun.id.desc()).limit(1)
+    ).mappings().first()
+    return {
+        "entries_listed": by_status.get("listed", 0),
+        "entries_removed": by_status.get("removed", 0),
+        "verified_listed": conn.execute(
+            select(func.count()).where(ENTRY.c.status == "listed", ENTRY.c.verified.is_(True))
+        ).scalar_one(),
+        "reports": conn.execute(select(func.count()).select_from(Report)).scalar_one(),
+        "accounts": conn.execute(select(func.count()).select_from(Account)).scalar_one(),
+        "messages": outcomes,
+        "held_by_volume_guard": outcomes.get("held", 0),
+        "last_export": dict(last) if last else None,
+    }
