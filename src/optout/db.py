@@ -69,7 +69,11 @@ def engine(settings: Settings, *, check_schema: bool = True) -> Engine:
             connect_args={"connect_timeout": timeout},
         )
     if check_schema:
-        ensure_schema(eng, settings)
+        try:
+            ensure_schema(eng, settings)
+        except BaseException:
+            eng.dispose()
+            raise
     return eng
 
 
@@ -165,6 +169,7 @@ def _sqlite_reader(settings: Settings) -> Any:
 
 
 def _check_revision(conn: Any) -> None:
+    """Raise (closing ``conn``) unless the schema is the one this optout needs."""
     try:
         cursor = conn.cursor()
         cursor.execute("SELECT version_num FROM alembic_version")
@@ -174,6 +179,7 @@ def _check_revision(conn: Any) -> None:
         if hasattr(conn, "rollback"):
             conn.rollback()
     if not row or row[0] != SCHEMA_REVISION:
+        conn.close()
         raise OptoutError(
             f"database schema is at {row[0] if row else 'nothing'}, this optout needs "
             f"{SCHEMA_REVISION}: run `optout db upgrade`"

@@ -41,7 +41,9 @@ def normalise_email(text: str) -> str:
     """A buyer address, lowercased and validated (no DNS), or OptoutError."""
     value = text.strip().lower()
     match = _PLAIN_ADDRESS.fullmatch(value)
-    if match and len(match[1]) <= 64 and len(value) <= 254:
+    if match and len(match[1]) <= 64 and len(value) <= 254 and "--" not in match[2]:
+        # "--" in a label means IDNA rules apply (xn--…, and "ab--" is reserved): let the
+        # library judge those.
         if match[2].rsplit(".", 1)[-1] not in _SPECIAL_TLDS:
             return value
     return _validated(value)

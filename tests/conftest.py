@@ -1,0 +1,119 @@
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL when OPTOUT_TEST_DATABASE_URL is
+set), settings pointed at it through the environment, and the CLI run through Typer's runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+if not CORPUS.exists():  # CI clones main with shared/ beside it; allow an override
+    CORPUS = Path(os.environ.get("OPTOUT_CORPUS", "../shared/corpus")).resolve()
+NOTICES = CORPUS / "notices"
+BOUNCES = CORPUS / "bounces"
+PG_URL = os.environ.get("OPTOUT_TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's own OPTOUT_* settings."""
+    for key in list(os.environ):
+        if key.startswith("OPTOUT_") and key != "OPTOUT_TEST_DATABASE_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("OPTOUT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OPTOUT_INGEST_DOMAIN", "ingest.example.net")
+
+
+def _admin_url() -> str:
+    assert PG_URL
+    return PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A fresh, empty database of each kind; the URL is also put in OPTOUT_DATABASE_URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'optout.db'}"
+        monkeypatch.setenv("OPTOUT_DATABASE_URL", url)
+        yield url
+        return
+    if not PG_URL:
+        pytest.skip("OPTOUT_TEST_DATABASE_URL is not set")
+    import psycopg
+
+    name = f"optout_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = _admin_url().rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    monkeypatch.setenv("OPTOUT_DATABASE_URL", url)
+    _upgrade()
+    yield url
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _upgrade() -> None:
+    from optout import db
+    from optout.config import load_settings
+
+    eng = db.engine(load_settings(), check_schema=False)
+    db.upgrade(eng)
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str):  # noqa: ANN201
+    from optout.config import load_settings
+
+    return load_settings()
+
+
+@pytest.fixture
+def engine(settings):  # noqa: ANN001, ANN201
+    from optout import db
+
+    eng = db.engine(settings)
+    yield eng
+    eng.dispose()
+
+
+class Cli:
+    """Runs ``optout`` in-process through Typer's runner."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None):  # noqa: A002, ANN204
+        from optout.cli import app
+
+        return self.runner.invoke(app, list(args), input=input)
+
+
+@pytest.fixture
+def cli(database_url: str) -> Cli:
+    """The CLI on a fresh database of each kind."""
+    return Cli()
+
+
+@pytest.fixture
+def bare_cli() -> Cli:
+    """The CLI with whatever OPTOUT_* the test sets itself."""
+    return Cli()
+
+
+@pytest.fixture
+def account(cli: Cli) -> dict:
+    """A registered seller account."""
+    import json
+
+    result = cli("accounts", "add", "acme", "--name", "Acme Ltd", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)

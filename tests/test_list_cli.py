@@ -1,0 +1,131 @@
+"""The list through the real CLI: add, check, remove, import, filter, stats — on each database."""
+
+import json
+from pathlib import Path
+
+
+def _check(cli, *queries, input=None):  # noqa: A002
+    result = cli("check", "--json", *queries, input=input)
+    return result.exit_code, [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_check_exit_codes_follow_the_answer(cli, database_url) -> None:
+    """1 when nothing is listed, 0 when something is, 2 on bad input."""
+    assert cli("check", "112-4455667-7788990").exit_code == 1
+    assert cli("add", "112-4455667-7788990", "--reason", "seen").exit_code == 0
+    assert cli("check", "112-4455667-7788990", "nobody@example.com").exit_code == 0
+    bad = cli("check", "112-44-77")
+    assert bad.exit_code == 2 and bad.stderr.startswith("optout: error:") and bad.stderr.count("\n") == 1
+
+
+def test_check_json_carries_the_evidence(cli, account) -> None:
+    """--json gives listed, times, report count, accounts and order IDs for a known entry."""
+    cli("add", "112-4455667-7788990", "--reason", "seen", "--account", "acme")
+    code, rows = _check(cli, "[112-4455667-7788990]", "x@example.com")
+    assert code == 0
+    hit, miss = rows
+    assert hit["query"] == "112-4455667-7788990" and hit["listed"] is True
+    assert hit["reports"] == 1 and hit["accounts"] == ["acme"]
+    assert hit["order_ids"] == ["112-4455667-7788990"] and hit["first_seen"].endswith("Z")
+    assert miss == {"query": "x@example.com", "kind": "email", "listed": False, "status": None}
+
+
+def test_addresses_match_case_insensitively(cli, database_url) -> None:
+    """An address added in one case is found in another, with white space trimmed."""
+    cli("add", "K3V9XQ2MZ7P4W1R@marketplace.amazon.de", "--reason", "r")
+    code, rows = _check(cli, " k3v9xq2mz7p4w1r@MARKETPLACE.amazon.de ")
+    assert code == 0 and rows[0]["listed"] and rows[0]["marketplace"] == "amazon.de"
+
+
+def test_check_reads_stdin_in_order(cli, database_url) -> None:
+    """`check -` answers one line per query, in input order; a bad line names its number."""
+    cli("add", "222-0000000-0000002", "--reason", "r")
+    queries = "111-0000000-0000001\n222-0000000-0000002\n\na@example.com\n"
+    code, rows = _check(cli, "-", input=queries)
+    assert code == 0
+    assert [r["query"] for r in rows] == ["111-0000000-0000001", "222-0000000-0000002", "a@example.com"]
+    assert [r["listed"] for r in rows] == [False, True, False]
+    bad = cli("check", "-", input="111-0000000-0000001\nnot a query\n")
+    assert bad.exit_code == 2 and "stdin line 2" in bad.stderr
+
+
+def test_remove_keeps_history_and_a_later_report_relists(cli, engine) -> None:
+    """Removal hides the entry from check but keeps it; a new report lists it again."""
+    from optout import entries
+
+    cli("add", "a@example.com", "--reason", "complaint")
+    assert cli("remove", "a@example.com", "--reason", "buyer asked to be reinstated").exit_code == 0
+    code, rows = _check(cli, "a@example.com")
+    assert code == 1 and rows[0]["status"] == "removed"
+    assert rows[0]["removed_reason"] == "buyer asked to be reinstated" and rows[0]["removed_at"]
+    assert cli("remove", "a@example.com", "--reason", "again").exit_code == 2
+    cli("add", "a@example.com", "--reason", "new notice")
+    assert _check(cli, "a@example.com")[0] == 0
+    with engine.connect() as conn:
+        actions = [e["action"] for e in entries.history(conn, value="a@example.com")]
+    assert actions == ["added", "removed", "relisted", "added"]
+
+
+def test_unknown_account_on_add_writes_nothing(cli, database_url) -> None:
+    """A failed add leaves the list as it was."""
+    result = cli("add", "a@example.com", "--reason", "r", "--account", "ghost")
+    assert result.exit_code == 2 and "no such account" in result.stderr
+    assert cli("check", "a@example.com").exit_code == 1
+
+
+def test_import_is_idempotent_and_reports_bad_lines(cli, tmp_path: Path) -> None:
+    """A bad line is named and skipped; the rest goes in; a second import adds nothing."""
+    source = tmp_path / "old.txt"
+    source.write_text("# from another tool\nA@Example.com\n112-4455667-7788990\nnot-an-id\n\nb@example.com\n")
+    first = cli("import", str(source), "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout.splitlines()[-1]) == {
+        "read": 4, "new_entries": 3, "new_reports": 3, "duplicates": 0, "bad_lines": 1}
+    assert "line 4" in first.stderr
+    second = json.loads(cli("import", str(source), "--json").stdout.splitlines()[-1])
+    assert second["new_entries"] == 0 and second["duplicates"] == 3
+    assert cli("check", "a@example.com", "b@example.com").exit_code == 0
+
+
+def test_import_csv_by_column(cli, tmp_path: Path) -> None:
+    """CSV from another tool: the named column is read."""
+    source = tmp_path / "blacklist.csv"
+    source.write_text("name,Email Address\nPat,pat@example.com\nSam,\"sam@example.com\"\n")
+    result = cli("import", str(source), "--column", "Email Address", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert _check(cli, "pat@example.com", "sam@example.com")[1][1]["listed"]
+
+
+def test_import_errors_are_one_line(cli, tmp_path: Path) -> None:
+    """A missing file, a missing column and a binary file each exit 2 with one line."""
+    missing = cli("import", str(tmp_path / "nope.txt"))
+    (tmp_path / "a.csv").write_text("x,y\n1,2\n")
+    no_column = cli("import", str(tmp_path / "a.csv"), "--column", "email")
+    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00garbage\xff")
+    binary = cli("import", str(tmp_path / "bin.txt"))
+    for result in (missing, no_column, binary):
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("optout: error:") and result.stderr.count("\n") == 1
+
+
+def test_filter_drops_listed_rows_plain_and_csv(cli, tmp_path: Path) -> None:
+    """filter writes only what a mailer may send to, CSV header and quoting kept."""
+    cli("add", "listed@example.com", "--reason", "r")
+    plain = cli("filter", input="ok@example.com\nLISTED@example.com\nnot an address\n")
+    assert plain.exit_code == 0
+    assert plain.stdout == "ok@example.com\nnot an address\n"
+    assert "suppressed 1" in plain.stderr
+    send = tmp_path / "send.csv"
+    send.write_text('email,name\nlisted@example.com,"Doe, J"\nok@example.com,"Roe, R"\n')
+    result = cli("filter", "--column", "email", "--input", str(send))
+    assert result.stdout == 'email,name\nok@example.com,"Roe, R"\n'
+    assert cli("filter", "--column", "nope", "--input", str(send)).exit_code == 2
+
+
+def test_stats_counts(cli, account) -> None:
+    """stats --json counts listed and removed entries, reports and accounts."""
+    cli("add", "a@example.com", "--reason", "r")
+    cli("add", "112-4455667-7788990", "--reason", "r")
+    cli("remove", "a@example.com", "--reason", "r")
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert (stats["entries_listed"], stats["entries_removed"], stats["reports"], stats["accounts"]) == (1, 1, 2, 1)
