@@ -10,7 +10,7 @@ from optout.errors import OptoutError
 
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
 # Amazon's relay alias: 15 lowercase letters/digits at marketplace.amazon.<tld>.
-BUYER_ALIAS = re.compile(r"[a-z0-9]{15}@marketplace\.amazon\.[a-z]{2,3}(?:\.[a-z]{2})?", re.I)
+BUYER_ALIAS = re.compile(r"(?<![\w.%+-])[a-z0-9]{15}@marketplace\.amazon\.[a-z]{2,3}(?:\.[a-z]{2})?", re.I)
 
 # Addresses in plain dot-atom form that email-validator accepts and leaves unchanged once
 # lowercased. Matching these with a regex first makes bulk checks about 40x faster; anything

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from optout.cli import accounts, db, entries, lookup, stats
+from optout.cli import accounts, db, entries, lookup, parse, quarantine, stats
 
 app = typer.Typer(
     name="optout",
@@ -19,12 +19,15 @@ app = typer.Typer(
 )
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(db.app, name="db")
+app.add_typer(quarantine.app, name="quarantine")
 app.command("check")(lookup.check)
 app.command("filter")(lookup.filter_)
 app.command("add")(entries.add)
 app.command("remove")(entries.remove)
 app.command("import")(entries.import_)
 app.command("stats")(stats.stats)
+app.command("parse")(parse.parse)
+app.command("ingest")(parse.ingest)
 
 
 def main() -> None:

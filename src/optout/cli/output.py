@@ -95,7 +95,7 @@ def table(rows: list[dict[str, Any]], columns: list[str], *, title: str | None =
         out.add_column(column, overflow="fold")
     for row in rows:
         out.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
-    Console(soft_wrap=True).print(out)
+    Console(width=None if sys.stdout.isatty() else 160).print(out)
 
 
 def show_record(record: dict[str, Any], *, as_json: bool) -> None:

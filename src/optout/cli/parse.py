@@ -1,0 +1,60 @@
+"""``optout parse`` (what is this mail?) and ``optout ingest`` (backfill from a mailbox export)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from optout.cli.output import JsonOption, QuietOption, emit_json, guarded, progress, settings, table
+
+PathsArg = Annotated[list[str], typer.Argument(help=".eml files, mbox files, Maildirs, folders; - for stdin.")]
+KEYS = ("source", "kind", "order_id", "buyer_email", "marketplace", "language",
+        "confirmation_code", "forwarded_by", "how", "reason")
+
+
+def _row(source: str, result: Any) -> dict[str, Any]:
+    data = result.public()
+    data["source"] = source
+    return {key: data[key] for key in KEYS}
+
+
+@guarded
+def parse(paths: PathsArg, as_json: JsonOption = False) -> None:
+    """Say what each message is and why, without touching the database."""
+    from optout.parse import parse as recognise
+    from optout.sources import messages
+
+    rows = []
+    for source, raw in messages(paths):
+        row = _row(source, recognise(raw))
+        if as_json:
+            emit_json(row)
+        else:
+            rows.append(row)
+    if not as_json:
+        table(rows, ["source", "kind", "order_id", "buyer_email", "how", "reason"])
+
+
+@guarded
+def ingest(
+    paths: PathsArg,
+    account: Annotated[str, typer.Option("--account", help="The seller account these came to.")],
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply past notices from a mailbox export to the list. Safe to run again."""
+    from optout import backfill
+    from optout.db import engine
+
+    cfg = settings()
+    eng = engine(cfg)
+    try:
+        summary = backfill.run(eng, cfg, paths=paths, slug=account,
+                               wrap=lambda items: progress(items, label="ingesting", quiet=quiet))
+    finally:
+        eng.dispose()
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()))

@@ -1,0 +1,92 @@
+"""``optout quarantine``: review what was not recognised or not trusted."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from optout.cli.output import JsonOption, emit_json, guarded, settings, show_record, table, transaction
+
+app = typer.Typer(help="Messages kept for review: not recognised, unverified, or held.",
+                  no_args_is_help=True)
+IdArg = Annotated[int, typer.Argument(help="The message ID from `quarantine list`.")]
+
+
+@app.command("list")
+@guarded
+def list_(
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    outcome: Annotated[str | None, typer.Option(help="quarantined, unverified or held.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Messages waiting for review, newest first."""
+    from optout import quarantine
+    from optout.lookup import iso
+
+    with transaction(settings()) as conn:
+        rows = quarantine.listing(conn, limit=limit, outcome=outcome)
+    for row in rows:
+        row["received_at"] = iso(row["received_at"])
+    if as_json:
+        for row in rows:
+            emit_json(row)
+    else:
+        table(rows, ["id", "received_at", "outcome", "reason", "size"])
+
+
+@app.command("show")
+@guarded
+def show(message_id: IdArg, as_json: JsonOption = False,
+         raw: Annotated[bool, typer.Option("--raw", help="Print the message as received.")] = False) -> None:
+    """One kept message: its envelope, outcome and reason (or its raw bytes)."""
+    import sys
+
+    from optout import quarantine
+    from optout.lookup import iso
+
+    with transaction(settings()) as conn:
+        row = quarantine.get(conn, message_id=message_id)
+    if raw:
+        sys.stdout.buffer.write(row["raw"] or b"")
+        return
+    body = row.pop("raw")
+    row["received_at"] = iso(row["received_at"])
+    row["raw_kept"] = body is not None
+    show_record(row, as_json=as_json)
+
+
+@app.command("retry")
+@guarded
+def retry(
+    message_id: Annotated[int | None, typer.Argument(help="One message; or use --all.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every message in quarantine.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run recognition again, after the phrases were extended."""
+    from optout import quarantine, trust
+    from optout.errors import OptoutError
+
+    if (message_id is None) == (not all_):
+        raise OptoutError("give a message ID or --all, not both")
+    cfg = settings()
+    verifier, policy = trust.Verifier(cfg), trust.policy(cfg)
+    with transaction(cfg) as conn:
+        ids = quarantine.pending_ids(conn) if all_ else [message_id]
+        outcomes = [(i, quarantine.retry(conn, message_id=i, policy=policy, verifier=verifier)) for i in ids]
+    for i, done in outcomes:
+        row = {"id": i, "outcome": done.outcome, "reason": done.reason}
+        emit_json(row) if as_json else typer.echo(f"{i}\t{done.outcome}\t{done.reason}")
+
+
+@app.command("accept")
+@guarded
+def accept(message_id: IdArg, as_json: JsonOption = False) -> None:
+    """List an unverified or held notice on the operator's word."""
+    from optout import quarantine, trust
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        done = quarantine.accept(conn, message_id=message_id, verifier=trust.Verifier(cfg))
+    row = {"id": message_id, "outcome": done.outcome, "reason": done.reason}
+    emit_json(row) if as_json else typer.echo(f"{message_id}\t{done.outcome}\t{done.reason}")

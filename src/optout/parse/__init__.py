@@ -1,0 +1,151 @@
+"""Recognition: raw bytes of one email in, a ``Result`` out. No I/O, no database, never raises.
+
+The message is read as *layers* (itself, attached messages, inline forwards), each judged by
+``notice.judge``; the first layer that is a notice wins. Layers inside a message whose outer
+sender is a buyer's relay alias are not trusted: a buyer can type a fake forward block.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+
+from optout.parse import forwards, mime, notice
+from optout.parse.result import CONFIRMATION, NOTICE, Result, other
+
+__all__ = ["Result", "parse"]
+
+MAX_BYTES = 64 * 1024 * 1024
+_AUTO_FORWARD_HEADERS = ("X-Forwarded-To", "X-Forwarded-For", "Resent-From",
+                         "X-MS-Exchange-Organization-AutoForwarded")
+_GMAIL_CODE = re.compile(r"\(#(\d{6,12})\)")
+_BODY_CODE = re.compile(r"(?:confirmation code|code de confirmation|bestätigungscode)\s*:?\s*(\d{6,12})", re.I)
+_GMAIL_LINK = re.compile(r"https://(?:mail-settings\.google\.com|mail\.google\.com)/\S+")
+_REQUESTER = re.compile(r"^\s*(\S+@\S+)\s+has requested", re.M)
+
+
+_ORDER_BYTES = re.compile(rb"\d{3}-\d{7}-\d{7}")
+_QP_SOFT_BREAK = re.compile(rb"=\r?\n|=\r")
+_ENCODED = re.compile(rb"base64|=\?[^?\s]{1,40}\?b\?", re.I)
+
+
+@dataclass(slots=True)
+class Layer:
+    how: str
+    sender: str | None
+    subject: str
+    text: str
+    signed: bytes | Message | None  # what DKIM can verify for this layer (serialised lazily)
+
+
+def parse(raw: bytes) -> Result:
+    """What this message is. Any failure inside becomes ``other`` with its reason."""
+    if len(raw) > MAX_BYTES:
+        return other(f"too large to examine ({len(raw)} bytes)")
+    if not _worth_reading(raw):
+        return other("no order ID")
+    try:
+        return _parse(raw)
+    except RecursionError:
+        return other("nested too deeply to examine")
+    except Exception as exc:  # malformed beyond what the parser tolerates: keep, don't crash
+        return other(f"unparseable: {type(exc).__name__}")
+
+
+def _worth_reading(raw: bytes) -> bool:
+    """A cheap screen on the raw bytes, so most non-notices cost no MIME parse.
+
+    A notice carries an order ID in its text. Quoted-printable soft breaks are joined first;
+    base64 parts and encoded words can hide one, so those are always read in full, and so is
+    anything from Google (forwarding verifications carry no order ID).
+    """
+    if _ORDER_BYTES.search(raw) or b"google.com" in raw or _ENCODED.search(raw):
+        return True
+    if b"=\n" in raw or b"=\r" in raw:
+        return _ORDER_BYTES.search(_QP_SOFT_BREAK.sub(b"", raw)) is not None
+    return False
+
+
+def _parse(raw: bytes) -> Result:
+    msg = mime.load(raw)
+    sender = mime.address(mime.header(msg, "From"))
+    subject = mime.header(msg, "Subject")
+    confirmation = _confirmation(msg, sender, subject)
+    if confirmation:
+        return confirmation
+    how, forwarded_by = _delivery(msg, sender)
+    failures = []
+    for layer in _layers(msg, raw, how, sender, subject):
+        verdict = notice.judge(layer.sender, layer.subject, layer.text)
+        if verdict.ok:
+            return Result(
+                kind=NOTICE, reason=verdict.reason, order_id=verdict.order_id,
+                buyer_email=verdict.buyer_email, marketplace=verdict.marketplace,
+                language=verdict.language, how=layer.how,
+                forwarded_by=forwarded_by if layer.how != "direct" else None,
+                signed_bytes=mime.as_bytes(layer.signed) if isinstance(layer.signed, Message)
+                else layer.signed,
+                sender=layer.sender,
+            )
+        failures.append(verdict)
+    best = next((v for v in failures if v.wording), failures[0] if failures else None)
+    return other(best.reason if best else "no text to examine", forwarded_by=forwarded_by)
+
+
+def _delivery(msg: Message, sender: str | None) -> tuple[str, str | None]:
+    """How the message came (before looking inside it) and which seller address forwarded it."""
+    if any(msg.get(h) for h in _AUTO_FORWARD_HEADERS):
+        via = mime.header(msg, "X-Forwarded-For") or mime.header(msg, "Resent-From")
+        found = mime.addresses(via) or mime.addresses(mime.header(msg, "To"))
+        return "auto-forward", found[0] if found else None
+    if notice.amazon_domain(sender):
+        return "direct", None
+    return "forward", sender
+
+
+def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str) -> Iterator[Layer]:
+    text = mime.body_text(msg)
+    yield Layer(how, sender, subject, text, raw)
+    if notice.is_buyer_relay(sender):
+        return
+    for attached in mime.attached_messages(msg):
+        yield from _attached(attached)
+    yield from _inline(text, subject)
+
+
+def _attached(msg: Message, depth: int = 0) -> Iterator[Layer]:
+    sender = mime.address(mime.header(msg, "From"))
+    subject = mime.header(msg, "Subject")
+    text = mime.body_text(msg)
+    yield Layer("attachment", sender, subject, text, msg)
+    if notice.is_buyer_relay(sender) or depth >= mime.MAX_DEPTH:
+        return
+    for inner in mime.attached_messages(msg):
+        yield from _attached(inner, depth + 1)
+    yield from _inline(text, subject, how="attachment")
+
+
+def _inline(text: str, subject: str, how: str = "inline-forward") -> Iterator[Layer]:
+    for section in forwards.sections(text):
+        if notice.is_buyer_relay(section.sender):
+            return  # nothing inside a buyer's own message is trusted
+        yield Layer(how, section.sender, section.subject or subject, section.text, None)
+
+
+def _confirmation(msg: Message, sender: str | None, subject: str) -> Result | None:
+    """Gmail's (or Google Workspace's) forwarding verification, with its code."""
+    if not sender or not sender.endswith("@google.com") or "forwarding" not in subject.lower():
+        return None
+    body = mime.body_text(msg)
+    code = _BODY_CODE.search(body) or _GMAIL_CODE.search(subject)
+    if not code:
+        return None
+    link = _GMAIL_LINK.search(body)
+    requester = _REQUESTER.search(body)
+    return Result(
+        kind=CONFIRMATION, reason="Gmail forwarding verification", confirmation_code=code[1],
+        confirmation_link=link[0] if link else None, how="direct",
+        forwarded_by=requester[1].lower() if requester else None, sender=sender,
+    )

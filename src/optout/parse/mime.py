@@ -1,0 +1,175 @@
+"""Reading mail safely and cheaply: the stdlib parser with ``compat32`` (fast, and it does not
+raise on malformed headers), guarded header decoding, and text out of any part.
+
+Every function here bounds its work: headers are cut to ``MAX_HEADER`` characters before
+decoding (the modern header parser is quadratic on some inputs, so it is never used), text
+parts to ``MAX_TEXT`` characters, nesting to ``MAX_DEPTH``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import html
+import re
+from collections.abc import Iterator
+from email.header import decode_header
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses
+
+MAX_HEADER = 2000
+MAX_TEXT = 256 * 1024  # a notice is a few hundred bytes; a forward of one, a few KB
+MAX_DEPTH = 30
+
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+_TAG_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d|p|div|tr|li|hr|blockquote|/blockquote)\b[^>]*>", re.I)
+_SCRIPT = re.compile(r"<\s*(script|style|head)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_LINE_ENDS = re.compile(r"\r\n?")
+
+
+def load(raw: bytes) -> Message:
+    """Parse bytes into a message tree without ever raising on bad headers."""
+    return email.message_from_bytes(raw, policy=compat32)
+
+
+def header(msg: Message, name: str) -> str:
+    """One header as text: RFC 2047 words decoded, folding removed, bounded in length."""
+    value = msg.get(name)
+    if value is None:
+        return ""
+    text = str(value)[:MAX_HEADER]
+    try:
+        parts = decode_header(text)
+    except Exception:  # a malformed encoded word: keep the text as it came
+        return _unfold(text)
+    out = []
+    for chunk, charset in parts:
+        if isinstance(chunk, bytes):
+            out.append(_decode(chunk, charset))
+        else:
+            out.append(chunk)
+    return _unfold("".join(out))
+
+
+def _unfold(text: str) -> str:
+    return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
+
+
+def address(value: str) -> str | None:
+    """The address in a From/To value (``Name <a@b>``, ``[mailto:a@b]`` or bare), lowercased."""
+    try:
+        pairs = getaddresses([value])
+    except Exception:
+        pairs = []
+    for _, addr in pairs:
+        if "@" in addr and _ADDRESS.fullmatch(addr):
+            return addr.lower()
+    found = _ADDRESS.findall(value)
+    return found[-1].lower() if found else None
+
+
+def addresses(value: str) -> list[str]:
+    return [a.lower() for a in _ADDRESS.findall(value)]
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    name = (charset or "utf-8").strip().strip('"').lower() or "utf-8"
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        name = "utf-8"
+    try:
+        return data.decode(name)
+    except (UnicodeDecodeError, LookupError):
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", errors="replace")
+
+
+def part_text(part: Message) -> str:
+    """A text part's content as str with ``\\n`` line ends (HTML turned to plain text)."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if not isinstance(data, bytes):
+        payload = part.get_payload()
+        data = payload.encode("utf-8", "replace") if isinstance(payload, str) else b""
+    text = _LINE_ENDS.sub("\n", _decode(data[: MAX_TEXT * 4], part.get_content_charset()))
+    if part.get_content_subtype() == "html":
+        text = html_to_text(text)
+    return text[:MAX_TEXT]
+
+
+def html_to_text(markup: str) -> str:
+    """Good enough for finding sentences and forward headers; not for display."""
+    text = _SCRIPT.sub(" ", markup)
+    text = _TAG_BREAK.sub("\n", text)
+    text = _TAG.sub("", text)
+    return html.unescape(text).replace("\u00a0", " ")
+
+
+def texts(msg: Message, depth: int = 0) -> Iterator[tuple[str, Message]]:
+    """(content subtype, part) for the text parts of this message, not of attached messages."""
+    if depth > MAX_DEPTH:
+        return
+    if msg.is_multipart():
+        payload = msg.get_payload()
+        if isinstance(payload, list) and msg.get_content_type() != "message/rfc822":
+            for sub in payload:
+                if isinstance(sub, Message):
+                    yield from texts(sub, depth + 1)
+        return
+    if msg.get_content_maintype() == "text" and not _is_attachment(msg):
+        yield msg.get_content_subtype(), msg
+
+
+def body_text(msg: Message) -> str:
+    """The readable body: the plain parts, or the HTML parts where there is no plain one."""
+    plain, markup = [], []
+    for subtype, part in texts(msg):
+        if subtype == "plain":
+            plain.append(part_text(part))
+        elif subtype == "html":
+            markup.append(part_text(part))
+    return "\n".join(plain or markup)[:MAX_TEXT]
+
+
+def attached_messages(msg: Message, depth: int = 0) -> Iterator[Message]:
+    """Messages attached to this one (``message/rfc822``, or an ``.eml`` file), outermost first."""
+    if depth > MAX_DEPTH or not msg.is_multipart():
+        return
+    for sub in msg.get_payload():
+        if not isinstance(sub, Message):
+            continue
+        if sub.get_content_type() == "message/rfc822":
+            inner = sub.get_payload()
+            for item in inner if isinstance(inner, list) else []:
+                if isinstance(item, Message):
+                    yield item
+        elif _is_eml_file(sub):
+            data = sub.get_payload(decode=True)
+            if isinstance(data, bytes) and data:
+                yield load(data)
+        elif sub.is_multipart():
+            yield from attached_messages(sub, depth + 1)
+
+
+def _is_attachment(part: Message) -> bool:
+    return str(part.get("Content-Disposition", "")).lower().startswith("attachment")
+
+
+def _is_eml_file(part: Message) -> bool:
+    name = (part.get_filename() or "") if not part.is_multipart() else ""
+    return isinstance(name, str) and name.lower().endswith(".eml")
+
+
+def as_bytes(msg: Message) -> bytes | None:
+    """The bytes of an attached message, for DKIM; None if it cannot be written back."""
+    try:
+        return msg.as_bytes(policy=compat32.clone(linesep="\r\n"))
+    except Exception:
+        return None

@@ -1,0 +1,131 @@
+"""Deciding whether one layer of a message is an Amazon opt-out notice.
+
+A *layer* is one message as its original sender wrote it: the message itself (sent direct or
+auto-forwarded with its headers kept), a message attached to it, or a message forwarded inline.
+A layer is a notice when all of these hold:
+
+- its original sender is at an Amazon domain (``amazon.<tld>`` or a subdomain), and is not a
+  buyer's relay alias (``…@marketplace.amazon.<tld>``): buyers' messages are never notices;
+- its text says, in one of the languages in ``phrases.toml``, that the message could not be
+  delivered because the buyer opted out of unsolicited messages (every group of that
+  language's ``meaning`` within one short stretch);
+- an order ID stands in that stretch, or failing that in the subject.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from optout.identifiers import BUYER_ALIAS, ORDER_ID
+
+_DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
+_TLDS = (
+    "com|co\\.uk|de|fr|it|es|ca|com\\.mx|co\\.jp|jp|in|com\\.au|nl|se|pl|com\\.tr|ae|sa|sg|"
+    "com\\.br|com\\.be|eg|cn|ie|at|ch|co\\.za|com\\.ng"
+)
+_AMAZON = re.compile(rf"(?:^|\.)(amazon\.(?:{_TLDS}))$")
+_RELAY = re.compile(rf"^[a-z0-9]{{15}}@marketplace\.amazon\.(?:{_TLDS})$")
+_WINDOW = 600  # characters: the stretch one notice sentence and its order ID fit in
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    code: str
+    groups: tuple[tuple[str, ...], ...]
+
+
+def _normalise(text: str) -> str:
+    text = text.lower().replace("\u2019", "'").replace("\u00ad", "").replace("\u00a0", " ")
+    return re.sub(r"\s+", " ", text)
+
+
+LANGUAGES = tuple(
+    Language(code, tuple(tuple(_normalise(p) for p in group) for group in entry["meaning"]))
+    for code, entry in _DATA["languages"].items()
+)
+
+
+def amazon_domain(sender: str | None) -> str | None:
+    """``amazon.de`` for ``donotreply@amazon.de`` (or a subdomain); None for anything else."""
+    if not sender or "@" not in sender:
+        return None
+    match = _AMAZON.search(sender.rsplit("@", 1)[1].lower())
+    return match[1] if match else None
+
+
+def is_buyer_relay(sender: str | None) -> bool:
+    return bool(sender and _RELAY.match(sender.lower()))
+
+
+@dataclass(slots=True)
+class Verdict:
+    ok: bool
+    reason: str
+    order_id: str | None = None
+    buyer_email: str | None = None
+    marketplace: str | None = None
+    language: str | None = None
+    wording: bool = False  # the opt-out wording was there, whatever else failed
+
+
+def judge(sender: str | None, subject: str, text: str) -> Verdict:
+    """Is this layer, as its sender wrote it, an opt-out notice?"""
+    flat = _normalise(text)
+    found = _wording(flat)
+    if found is None:
+        return Verdict(False, "no opt-out wording")
+    language, start, end = found
+    if is_buyer_relay(sender):
+        return Verdict(False, "a buyer's message relayed by Amazon", wording=True)
+    domain = amazon_domain(sender)
+    if domain is None:
+        who = sender.rsplit("@", 1)[1] if sender and "@" in sender else "unknown"
+        return Verdict(False, f"opt-out wording, but the sender ({who}) is not Amazon", wording=True)
+    order_id = _order_id(flat, start, end) or _single(ORDER_ID.findall(subject))
+    if order_id is None:
+        return Verdict(False, "opt-out wording from Amazon, but no order ID", wording=True)
+    buyer = _buyer(text, sender)
+    marketplace = buyer.split("@marketplace.", 1)[1] if buyer else domain
+    return Verdict(True, f"opt-out notice ({language}) from {domain}", order_id, buyer,
+                   marketplace, language, wording=True)
+
+
+def _wording(flat: str) -> tuple[str, int, int] | None:
+    """(language, start, end) of the first stretch carrying every group of one language."""
+    for language in LANGUAGES:
+        first = language.groups[0]
+        for anchor in _positions(flat, first):
+            lo, hi = max(0, anchor - _WINDOW), anchor + _WINDOW
+            window = flat[lo:hi]
+            if all(any(p in window for p in group) for group in language.groups[1:]):
+                return language.code, lo, hi
+    return None
+
+
+def _positions(flat: str, phrases: tuple[str, ...]) -> list[int]:
+    found = []
+    for phrase in phrases:
+        start = flat.find(phrase)
+        while start != -1 and len(found) < 50:
+            found.append(start)
+            start = flat.find(phrase, start + 1)
+    return sorted(found)
+
+
+def _order_id(flat: str, start: int, end: int) -> str | None:
+    return _single(ORDER_ID.findall(flat[start:end]))
+
+
+def _single(ids: list[str]) -> str | None:
+    """The order ID when there is exactly one distinct; None when none or several disagree."""
+    distinct = set(ids)
+    return ids[0] if len(distinct) == 1 else None
+
+
+def _buyer(text: str, sender: str | None) -> str | None:
+    """The buyer's relay alias shown in the notice (a quoted original's To:, say), if one."""
+    aliases = {a.lower() for a in BUYER_ALIAS.findall(text)} - {(sender or "").lower()}
+    return aliases.pop() if len(aliases) == 1 else None

@@ -1,0 +1,39 @@
+"""What recognition says about one message."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+NOTICE = "optout_notice"
+CONFIRMATION = "forwarding_confirmation"
+OTHER = "other"
+
+
+@dataclass(slots=True)
+class Result:
+    """The verdict on one message; the public fields are what ``optout parse --json`` prints."""
+
+    kind: str
+    reason: str
+    order_id: str | None = None
+    buyer_email: str | None = None
+    marketplace: str | None = None
+    language: str | None = None
+    confirmation_code: str | None = None
+    forwarded_by: str | None = None
+    how: str | None = None
+    # Not printed: the link to confirm a Gmail forward, and the bytes whose DKIM signature
+    # can vouch for the notice (the message itself, or the attached original).
+    confirmation_link: str | None = field(default=None, repr=False)
+    signed_bytes: bytes | None = field(default=None, repr=False)
+    sender: str | None = field(default=None, repr=False)
+
+    def public(self) -> dict[str, str | None]:
+        data = asdict(self)
+        for private in ("confirmation_link", "signed_bytes", "sender"):
+            data.pop(private)
+        return data
+
+
+def other(reason: str, **found: str | None) -> Result:
+    return Result(kind=OTHER, reason=reason, **found)  # type: ignore[arg-type]

@@ -1,0 +1,64 @@
+"""What was not recognised (or not trusted), kept for review: list, show, retry, accept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from optout import ingest
+from optout.errors import OptoutError
+from optout.parse import parse
+
+MESSAGE = ingest.MESSAGE
+REVIEW = ("quarantined", "unverified", "held")
+
+
+def listing(conn: Connection, *, limit: int, outcome: str | None = None) -> list[dict[str, Any]]:
+    wanted = (outcome,) if outcome else REVIEW
+    query = (
+        select(MESSAGE.c.id, MESSAGE.c.received_at, MESSAGE.c.account_id, MESSAGE.c.outcome,
+               MESSAGE.c.reason, MESSAGE.c.size, MESSAGE.c.source)
+        .where(MESSAGE.c.outcome.in_(wanted)).order_by(MESSAGE.c.id.desc()).limit(limit)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def get(conn: Connection, *, message_id: int) -> dict[str, Any]:
+    row = ingest.stored(conn, message_id=message_id)
+    if row is None:
+        raise OptoutError(f"no message with ID {message_id}")
+    return row
+
+
+def retry(conn: Connection, *, message_id: int, policy: ingest.Policy, verifier: Any) -> ingest.Outcome:
+    """Run recognition again on a kept message (after the phrases were extended, say)."""
+    row = _reviewable(conn, message_id)
+    result = parse(row["raw"])
+    return ingest.act(conn, message_id=message_id, account_id=row["account_id"], result=result,
+                      dkim=verifier.check(result), policy=policy, source=row["source"])
+
+
+def accept(conn: Connection, *, message_id: int, verifier: Any) -> ingest.Outcome:
+    """List a held or unverified notice on an operator's word."""
+    row = _reviewable(conn, message_id)
+    result = parse(row["raw"])
+    if result.kind != "optout_notice":
+        raise OptoutError(f"message {message_id} is not an opt-out notice ({result.reason})")
+    return ingest.act(conn, message_id=message_id, account_id=row["account_id"], result=result,
+                      dkim=verifier.check(result), policy=ingest.Policy(), source=row["source"],
+                      force=True)
+
+
+def pending_ids(conn: Connection) -> list[int]:
+    query = select(MESSAGE.c.id).where(MESSAGE.c.outcome.in_(REVIEW), MESSAGE.c.raw.is_not(None))
+    return list(conn.execute(query.order_by(MESSAGE.c.id)).scalars())
+
+
+def _reviewable(conn: Connection, message_id: int) -> dict[str, Any]:
+    row = get(conn, message_id=message_id)
+    if row["outcome"] not in REVIEW:
+        raise OptoutError(f"message {message_id} is {row['outcome']}, not in quarantine")
+    if row["raw"] is None:
+        raise OptoutError(f"message {message_id} was purged; its raw bytes are gone")
+    return row
