@@ -78,20 +78,33 @@ def rotate(conn: Connection, *, slug: str) -> dict[str, Any]:
 
 
 def for_recipient(conn: Connection, *, recipient: str, domain: str) -> dict[str, Any] | None:
-    """The enabled account an envelope recipient routes to, or None.
+    """The enabled account an envelope recipient routes to, or None (reads the database)."""
+    slug = _split(recipient, domain)[0]
+    if slug is None:
+        return None
+    row = conn.execute(select(ACCOUNT).where(ACCOUNT.c.slug == slug)).mappings().first()
+    enabled = {slug: dict(row)} if row is not None and row["enabled"] else {}
+    return match_recipient(enabled, recipient=recipient, domain=domain)
+
+
+def match_recipient(enabled: dict[str, dict[str, Any]], *, recipient: str, domain: str) -> dict[str, Any] | None:
+    """The account among ``enabled`` (by slug) that ``recipient`` names, or None.
 
     Case-insensitive; a ``+tag`` after the token is ignored; only the ingest domain routes.
     """
+    slug, token = _split(recipient, domain)
+    account = enabled.get(slug) if slug else None
+    if account is None or not hmac.compare_digest(account["token"].encode(), token.encode()):
+        return None
+    return account
+
+
+def _split(recipient: str, domain: str) -> tuple[str | None, str]:
     local, _, rcpt_domain = recipient.strip().strip("<>").rpartition("@")
     if rcpt_domain.lower() != domain or "-" not in local:
-        return None
+        return None, ""
     slug, _, token = local.lower().split("+", 1)[0].rpartition("-")
-    row = conn.execute(select(ACCOUNT).where(ACCOUNT.c.slug == slug)).mappings().first()
-    if row is None or not row["enabled"]:
-        return None
-    if not hmac.compare_digest(row["token"].encode(), token.encode()):
-        return None
-    return dict(row)
+    return slug, token
 
 
 def confirmations(conn: Connection, *, account_id: int) -> list[dict[str, Any]]:

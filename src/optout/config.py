@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     smtp_hostname: str | None = None  # name in the greeting; default: ingest_domain
     max_message_size: int = Field(10 * 1024 * 1024, gt=0)
     max_recipients: int = Field(20, gt=0)
-    max_line_length: int = Field(4096, ge=1001)
+    max_line_length: int = Field(65536, ge=1001)  # RFC 5321 says 1000; real mail is not so tidy
     idle_timeout: float = Field(120.0, gt=0)
     max_connections_per_client: int = Field(20, gt=0)
     max_commands: int = Field(200, gt=0)

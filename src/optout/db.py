@@ -66,7 +66,9 @@ def engine(settings: Settings, *, check_schema: bool = True) -> Engine:
         eng = create_engine(
             sqlalchemy_url(url),
             pool_pre_ping=True,
-            connect_args={"connect_timeout": timeout},
+            # lock_timeout: a write stuck behind a lock fails soon, so SMTP can answer 451
+            connect_args={"connect_timeout": timeout,
+                          "options": f"-c lock_timeout={int(settings.db_timeout * 1000)}"},
         )
     if check_schema:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from optout.cli import accounts, db, entries, lookup, parse, quarantine, stats
+from optout.cli import accounts, db, entries, lookup, parse, quarantine, serve, stats
 
 app = typer.Typer(
     name="optout",
@@ -28,6 +28,7 @@ app.command("import")(entries.import_)
 app.command("stats")(stats.stats)
 app.command("parse")(parse.parse)
 app.command("ingest")(parse.ingest)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

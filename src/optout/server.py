@@ -1,0 +1,125 @@
+"""Running the listener: ``optout serve`` until SIGTERM or SIGINT, then a clean stop.
+
+On a signal the listening socket closes at once, messages in flight finish (and get their
+reply), the group committer drains, open sessions are closed, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import ssl
+import sys
+from typing import TYPE_CHECKING, Any
+
+from optout.errors import OptoutError
+
+if TYPE_CHECKING:
+    from optout.config import Settings
+
+log = logging.getLogger("optout.smtp")
+DRAIN_SECONDS = 30
+
+
+class _Text(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", None)
+        stamp = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+        if fields:
+            return f"{stamp} {record.getMessage()} " + " ".join(f"{k}={v}" for k, v in fields.items())
+        return f"{stamp} {record.levelname.lower()} {record.getMessage()}"
+
+
+class _Json(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname.lower(),
+                "event": record.getMessage(), **getattr(record, "fields", {})}
+        return json.dumps(data, default=str)
+
+
+def setup_logging(fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Json() if fmt == "json" else _Text())
+    for name in ("optout", "mail.log"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
+    logging.getLogger("optout").setLevel(logging.INFO)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's own chatter
+
+
+def tls_context(cfg: Settings) -> ssl.SSLContext | None:
+    if not cfg.tls_cert:
+        if cfg.require_starttls:
+            raise OptoutError("require_starttls is set but tls_cert is not")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise OptoutError(f"cannot load TLS certificate {cfg.tls_cert}: {exc}") from None
+    return context
+
+
+async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    """Listen until SIGTERM/SIGINT (or until ``stop`` is set, for embedding), then stop cleanly."""
+    from optout import db
+    from optout.smtp import Handler, ListenerSession
+    from optout.trust import Verifier
+
+    engine = db.engine(cfg)
+    handler = Handler(cfg, engine, Verifier(cfg))
+    context = tls_context(cfg)
+    sessions: set[ListenerSession] = set()
+
+    def factory() -> ListenerSession:
+        session = ListenerSession(
+            handler, line_length=cfg.max_line_length, gate_on_connect=not cfg.proxy_protocol,
+            data_size_limit=cfg.max_message_size, hostname=cfg.smtp_hostname or cfg.ingest_domain,
+            ident="optout", tls_context=context, require_starttls=cfg.require_starttls,
+            timeout=cfg.idle_timeout, command_call_limit=cfg.max_commands,
+            proxy_protocol_timeout=10 if cfg.proxy_protocol else None, enable_SMTPUTF8=True,
+        )
+        sessions.add(session)
+        return session
+
+    loop = asyncio.get_running_loop()
+    handler.committer.start()
+    try:
+        server = await loop.create_server(factory, host=cfg.smtp_host, port=cfg.smtp_port)
+    except OSError as exc:
+        engine.dispose()
+        raise OptoutError(f"cannot listen on {cfg.smtp_host}:{cfg.smtp_port}: {exc.strerror}") from None
+    signals = stop is None
+    stop = stop or asyncio.Event()
+    if signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    address = server.sockets[0].getsockname()
+    log.info("listening", extra={"fields": {"address": f"{address[0]}:{address[1]}",
+                                            "database": db.redact(cfg.url), "trust": cfg.trust}})
+    if ready:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await _shutdown(server, handler, sessions)
+        if signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        engine.dispose()
+
+
+async def _shutdown(server: Any, handler: Any, sessions: set[Any]) -> None:
+    server.close()
+    deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS
+    while handler.in_flight and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    await handler.committer.stop()
+    for session in sessions:
+        if session.transport is not None:
+            session.transport.close()
+    log.info("stopped", extra={"fields": {"in_flight": handler.in_flight}})

@@ -1,0 +1,176 @@
+"""The SMTP listener: routes by envelope recipient, answers 250 only once the message is committed.
+
+Reply codes are named below. Recognition and DKIM run on a worker thread; database writes go
+through the group committer; the event loop itself only speaks SMTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from optout import accounts, ingest
+from optout.committer import GroupCommitter
+from optout.parse import parse
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from optout.config import Settings
+    from optout.trust import Verifier
+
+log = logging.getLogger("optout.smtp")
+
+OK = "250 2.0.0 OK: {count} message(s) kept, {outcome}"
+NO_SUCH_USER = "550 5.1.1 No such recipient here"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+TRY_LATER = "451 4.3.0 Cannot store the message now; try again later"
+TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address\r\n"
+ACCOUNT_CACHE_SECONDS = 2.0
+
+
+class AccountCache:
+    """Enabled accounts by slug, reread at most every few seconds and on a miss.
+
+    Routing every RCPT through the database would put a query on the hot path; the cache means
+    a disabled or rotated address stops routing within ACCOUNT_CACHE_SECONDS.
+    """
+
+    def __init__(self, engine: Engine, domain: str) -> None:
+        self.engine, self.domain = engine, domain
+        self.loaded_at = 0.0
+        self.by_slug: dict[str, dict[str, Any]] = {}
+
+    def _load(self) -> None:
+        with self.engine.connect() as conn:
+            rows = accounts.all_accounts(conn)
+        self.by_slug = {row["slug"]: row for row in rows if row["enabled"]}
+        self.loaded_at = time.monotonic()
+
+    async def route(self, recipient: str) -> dict[str, Any] | None:
+        age = time.monotonic() - self.loaded_at
+        found = accounts.match_recipient(self.by_slug, recipient=recipient, domain=self.domain)
+        if age > ACCOUNT_CACHE_SECONDS or (found is None and age > 0.2):
+            await asyncio.to_thread(self._load)
+            found = accounts.match_recipient(self.by_slug, recipient=recipient, domain=self.domain)
+        return found
+
+
+class Handler:
+    """aiosmtpd handler: RCPT picks the accounts, DATA stores and recognises."""
+
+    def __init__(self, cfg: Settings, engine: Engine, verifier: Verifier) -> None:
+        from optout import trust
+
+        self.cfg = cfg
+        self.engine = engine
+        self.verifier = verifier
+        self.policy = trust.policy(cfg)
+        self.routes = AccountCache(engine, cfg.ingest_domain)
+        self.committer = GroupCommitter(self._write, size=cfg.group_commit_size)
+        self.in_flight = 0
+        self.per_client: Counter[str] = Counter()
+
+    async def handle_PROXY(self, server: SMTP, session: Session, envelope: Envelope, proxy: Any) -> bool:
+        session.peer = (proxy.src_addr, proxy.src_port)  # log and limit the real client
+        return True
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= self.cfg.max_recipients:
+            return TOO_MANY_RECIPIENTS
+        account = await self.routes.route(address)
+        if account is None:
+            return NO_SUCH_USER
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.append(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        started = time.monotonic()
+        self.in_flight += 1
+        try:
+            return await self._data(session, envelope, started)
+        finally:
+            self.in_flight -= 1
+
+    async def _data(self, session: Session, envelope: Envelope, started: float) -> str:
+        raw = envelope.original_content or b""
+        result, dkim = await asyncio.to_thread(self._recognise, raw)
+        peer = str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
+        items = []
+        for rcpt in envelope.rcpt_tos:
+            account = await self.routes.route(rcpt)
+            if account is None:  # disabled between RCPT and DATA: keep it unrouted
+                continue
+            inbound = ingest.Inbound(raw=raw, account_id=account["id"], mail_from=envelope.mail_from,
+                                     rcpt=rcpt, peer=peer)
+            items.append((inbound, result, dkim, account))
+        if not items:
+            return NO_SUCH_USER
+        try:
+            outcomes = await self.committer.submit(items)
+        except Exception as exc:
+            self._log(items, None, started, error=exc)
+            return TRY_LATER
+        self._log(items, outcomes, started)
+        return OK.format(count=len(outcomes), outcome=", ".join(sorted({o.outcome for o in outcomes})))
+
+    def _recognise(self, raw: bytes) -> tuple[Any, tuple[str, str | None]]:
+        result = parse(raw)
+        return result, self.verifier.check(result)
+
+    def _write(self, items: list[Any]) -> list[ingest.Outcome]:
+        """One transaction for a whole batch (runs on the committer's thread)."""
+        with self.engine.begin() as conn:
+            return [ingest.apply(conn, inbound=inbound, result=result, dkim=dkim, policy=self.policy)
+                    for inbound, result, dkim, _ in items]
+
+    def _log(self, items: list[Any], outcomes: list[Any] | None, started: float,
+             error: Exception | None = None) -> None:
+        took = round((time.monotonic() - started) * 1000, 1)
+        for index, (inbound, result, dkim, account) in enumerate(items):
+            outcome = outcomes[index].outcome if outcomes else "deferred"
+            log.info("message", extra={"fields": {
+                "account": accounts.masked(account, self.cfg.ingest_domain), "outcome": outcome,
+                "kind": result.kind, "order_id": result.order_id, "dkim": dkim[0],
+                "peer": inbound.peer, "ms": took, "size": len(inbound.raw),
+                **({"error": str(error).splitlines()[0][:200]} if error else {}),
+            }})
+
+
+class ListenerSession(SMTP):
+    """aiosmtpd's SMTP with our line-length limit and a cap on connections per client."""
+
+    def __init__(self, handler: Handler, *, line_length: int, gate_on_connect: bool, **kwargs: Any) -> None:
+        self.line_length_limit = line_length  # before __init__, which sizes its reader by it
+        super().__init__(handler, **kwargs)
+        self.optout = handler
+        self.gate_on_connect = gate_on_connect
+        self.client: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        counts = self.optout.per_client
+        if self.gate_on_connect and counts[client] >= self.optout.cfg.max_connections_per_client:
+            transport.write(TOO_MANY_CONNECTIONS)  # type: ignore[attr-defined]
+            transport.close()
+            return
+        self.client = client
+        counts[client] += 1
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.client is not None:
+            counts = self.optout.per_client
+            counts[self.client] -= 1
+            if counts[self.client] <= 0:
+                del counts[self.client]
+            self.client = None
+            super().connection_lost(error)

@@ -1,0 +1,99 @@
+"""A real listener for tests: in a thread of this process, or as an `optout serve` subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.recv(100)
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+@dataclass
+class InProcess:
+    """`optout.server.serve` on its own event loop in a thread; ``stop()`` ends it cleanly."""
+
+    port: int
+    thread: threading.Thread | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    stop_event: asyncio.Event | None = None
+    error: BaseException | None = None
+
+    @classmethod
+    def start(cls, **overrides: Any) -> InProcess:
+        from optout.config import load_settings
+
+        port = free_port()
+        cfg = load_settings(smtp_port=port, **overrides)
+        started = threading.Event()
+        server = cls(port=port)
+
+        async def main() -> None:
+            from optout.server import serve
+
+            server.loop = asyncio.get_running_loop()
+            server.stop_event = asyncio.Event()
+            ready = asyncio.Event()
+            task = asyncio.create_task(serve(cfg, ready=ready, stop=server.stop_event))
+            waiter = asyncio.create_task(ready.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            started.set()
+            await task
+
+        def run() -> None:
+            try:
+                asyncio.run(main())
+            except BaseException as exc:  # surfaced by stop()
+                server.error = exc
+                started.set()
+
+        server.thread = threading.Thread(target=run, daemon=True)
+        server.thread.start()
+        started.wait(15)
+        if server.error:
+            raise server.error
+        return server
+
+    def stop(self) -> None:
+        if self.loop and self.stop_event:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        if self.thread:
+            self.thread.join(40)
+        if self.error:
+            raise self.error
+
+
+def subprocess_server(port: int, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`python -m optout serve` on ``port``, its stderr captured."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optout", "serve", "--port", str(port), *args],
+        env=env or os.environ.copy(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        proc.kill()
+        raise AssertionError(proc.communicate()[1].decode()[-3000:]) from None
+    return proc

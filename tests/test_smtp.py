@@ -1,0 +1,180 @@
+"""The listener end to end: a real server on localhost, real clients (smtplib, swaks)."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import socket
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import mail
+from conftest import BOUNCES, NOTICES
+from smtp_server import InProcess
+
+
+@pytest.fixture
+def listener(account, request):  # noqa: ANN001, ANN201
+    """A listener on the test database, with the test's settings overrides."""
+    marker = request.node.get_closest_marker("listener")
+    server = InProcess.start(**(marker.kwargs if marker else {}))
+    yield server
+    server.stop()
+
+
+def _send(port: int, rcpts: list[str] | str, raw: bytes, sender: str = "sender@example.com") -> dict:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        return client.sendmail(sender, rcpts, raw)
+
+
+def _checks(cli, *queries: str) -> list[dict]:
+    out = cli("check", "--json", *queries).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_every_corpus_form_end_to_end(cli, account, listener) -> None:
+    """Direct, auto-forward, inline forward, confirmation and a buyer's message, over SMTP."""
+    expected = json.loads((NOTICES / "expected.json").read_text())
+    for name in expected:
+        assert _send(listener.port, account["address"], (NOTICES / name).read_bytes()) == {}
+    orders = [e["order_id"] for e in expected.values() if e["kind"] == "optout_notice"]
+    assert all(r["listed"] for r in _checks(cli, *orders, "k3v9xq2mz7p4w1r@marketplace.amazon.de"))
+    assert _checks(cli, "113-5550001-2223334")[0]["listed"] is False  # the buyer's own message
+    shown = json.loads(cli("accounts", "show", "acme", "--json").stdout)
+    assert shown["confirmations"][0]["code"] == "418230771"
+    quarantined = [json.loads(x) for x in cli("quarantine", "list", "--json").stdout.splitlines()]
+    assert len(quarantined) == 1 and quarantined[0]["reason"] == "no opt-out wording"
+
+
+def test_swaks_delivers_a_notice(cli, account, listener) -> None:
+    """swaks, a real SMTP client, delivers a notice that lands on the list."""
+    done = subprocess.run(
+        ["swaks", "--server", f"127.0.0.1:{listener.port}", "--to", account["address"],
+         "--from", "seller-notification@amazon.com", "--data", str(NOTICES / "fr-direct.eml")],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "250 2.0.0" in done.stdout
+    assert _checks(cli, "403-4565603-0457311")[0]["listed"]
+
+
+def test_unknown_recipient_and_routing_rules(cli, account, listener) -> None:
+    """550 5.1.1 for strangers; case and +tag do not matter; To: is never used for routing."""
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        _send(listener.port, "nobody@ingest.example.net", mail.as_bytes(mail.notice()))
+    assert list(refused.value.recipients.values())[0][0] == 550
+    local, domain = account["address"].split("@")
+    raw = mail.as_bytes(mail.notice("en", "111-2222222-3333333", to="someone-else@ingest.example.net"))
+    assert _send(listener.port, f"{local.upper()}+gmail@{domain}", raw) == {}
+    assert _checks(cli, "111-2222222-3333333")[0]["listed"]
+
+
+def test_two_accounts_in_one_transaction(cli, account, listener) -> None:
+    """One message to two accounts' addresses: one report each."""
+    second = json.loads(cli("accounts", "add", "beta", "--json").stdout)
+    time.sleep(0.3)  # let the route cache see the new account on the next miss
+    _send(listener.port, [account["address"], second["address"]], mail.as_bytes(mail.notice()))
+    hit = _checks(cli, "112-4455667-7788990")[0]
+    assert hit["reports"] == 2 and hit["accounts"] == ["acme", "beta"]
+
+
+@pytest.mark.listener(max_message_size=50_000, max_recipients=2, max_line_length=2000)
+def test_size_recipient_and_line_limits(cli, account, listener) -> None:
+    """552 over the size limit, 452 past the recipient limit, 500 for an over-long line."""
+    big = mail.as_bytes(mail.notice()) + b"x" * 60_000 + b"\r\n"
+    with pytest.raises(smtplib.SMTPSenderRefused) as too_big:  # smtplib reports DATA 552 this way
+        _send(listener.port, account["address"], big)
+    assert too_big.value.smtp_code == 552
+    with smtplib.SMTP("127.0.0.1", listener.port) as client:
+        client.ehlo()
+        client.mail("a@example.com")
+        assert client.rcpt(account["address"])[0] == 250
+        assert client.rcpt(account["address"])[0] == 250
+        assert client.rcpt(account["address"])[0] == 452
+        client.rset()
+    long_line = mail.as_bytes(mail.notice()).replace(b"Dear Seller,", b"Dear " + b"x" * 3000)
+    with pytest.raises(smtplib.SMTPDataError) as too_long:
+        _send(listener.port, account["address"], long_line)
+    assert too_long.value.smtp_code == 500
+    assert json.loads(cli("stats", "--json").stdout)["messages"] == {}  # nothing stored
+
+
+@pytest.mark.listener(idle_timeout=1.0)
+def test_client_stalling_mid_data_is_dropped_and_others_go_on(cli, account, listener) -> None:
+    """A client that stops mid-DATA is cut off at the idle timeout; nothing half is stored."""
+    stalled = socket.create_connection(("127.0.0.1", listener.port))
+    stalled.recv(200)
+    for line in (b"EHLO x\r\n", b"MAIL FROM:<a@example.com>\r\n", f"RCPT TO:<{account['address']}>\r\n".encode(), b"DATA\r\n"):
+        stalled.sendall(line)
+        time.sleep(0.05)
+    stalled.sendall(b"From: seller-notification@amazon.com\r\nSubject: half\r\n\r\nWe were unable")
+    assert _send(listener.port, account["address"], mail.as_bytes(mail.notice())) == {}
+    stalled.settimeout(5)
+    received = b""
+    while chunk := stalled.recv(1000):
+        received += chunk
+    # the server closed the connection (recv gave b"" before our 5 s timeout) and never accepted
+    assert received.endswith(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+    stalled.close()
+    assert json.loads(cli("stats", "--json").stdout)["messages"] == {"listed": 1}
+
+
+@pytest.mark.listener(max_connections_per_client=3, max_commands=5)
+def test_connection_and_command_limits(account, listener) -> None:
+    """The fourth connection from one address gets 421; so does a chatty session."""
+    open_ones = [smtplib.SMTP("127.0.0.1", listener.port) for _ in range(3)]
+    with pytest.raises(smtplib.SMTPConnectError) as refused:
+        smtplib.SMTP("127.0.0.1", listener.port)
+    assert refused.value.smtp_code == 421
+    for client in open_ones:
+        client.close()
+    time.sleep(0.2)
+    chatty = smtplib.SMTP("127.0.0.1", listener.port)
+    codes = []
+    try:
+        for _ in range(8):
+            codes.append(chatty.noop()[0])
+    except smtplib.SMTPServerDisconnected:
+        pass  # the server hangs up after its 421
+    chatty.close()
+    assert codes == [250] * 5 + [421]
+
+
+def test_malformed_mail_is_kept_and_accepted(cli, account, listener) -> None:
+    """Garbage is answered 250 (no bounce loop for auto-forwards) and kept in quarantine."""
+    garbage = b"From: <<<\r\nContent-Type: multipart/mixed; boundary=\r\n\r\n--\r\n\xff\xfe\x00junk"
+    assert _send(listener.port, account["address"], garbage) == {}
+    rows = [json.loads(x) for x in cli("quarantine", "list", "--json").stdout.splitlines()]
+    assert len(rows) == 1 and rows[0]["outcome"] == "quarantined"
+
+
+def test_bounces_are_quarantined_not_listed(cli, account, listener) -> None:
+    """A sample of real bounces over SMTP: all accepted, none listed."""
+    for path in sorted(BOUNCES.glob("*.eml"))[:25]:
+        assert _send(listener.port, account["address"], path.read_bytes()) == {}
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert stats["entries_listed"] == 0 and sum(stats["messages"].values()) == 25
+
+
+@pytest.mark.slow
+@pytest.mark.listener(max_connections_per_client=300)  # the burst all comes from 127.0.0.1
+def test_burst_of_200_concurrent_connections(cli, account, listener) -> None:
+    """200 clients at once, each with its own notice: every one gets 250 and is listed."""
+    orders = [f"200-0000000-{i:07d}" for i in range(200)]
+    barrier = threading.Barrier(200)
+
+    def one(order: str) -> dict:
+        with smtplib.SMTP("127.0.0.1", listener.port, timeout=60) as client:
+            try:
+                barrier.wait(timeout=5)
+            except threading.BrokenBarrierError:
+                pass
+            return client.sendmail("a@amazon.com", account["address"], mail.as_bytes(mail.notice("en", order)))
+
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        assert list(pool.map(one, orders)) == [{}] * 200
+    rows = [json.loads(x) for x in cli("check", "--json", "-", input="\n".join(orders)).stdout.splitlines()]
+    assert sum(r["listed"] for r in rows) == 200
