@@ -48,8 +48,12 @@ def redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
-def engine(settings: Settings, *, check_schema: bool = True) -> Engine:
-    """An engine for the configured database, its schema created (SQLite) or checked."""
+def engine(settings: Settings, *, check_schema: bool = True, write: bool = True) -> Engine:
+    """An engine for the configured database, its schema created (SQLite) or checked.
+
+    On SQLite a ``write`` engine takes the write lock when a transaction begins; a read-only
+    one (``write=False``) does not, so its reads never wait behind a writer.
+    """
     from sqlalchemy import create_engine, event
 
     url = settings.url
@@ -58,9 +62,10 @@ def engine(settings: Settings, *, check_schema: bool = True) -> Engine:
         _make_parent(path)
         eng = create_engine(url, connect_args={"timeout": settings.db_timeout})
         event.listen(eng, "connect", _sqlite_on_connect)
-        # BEGIN IMMEDIATE: take the write lock up front, so two writers queue on the busy
-        # timeout instead of one failing at once when it upgrades a read lock.
-        event.listen(eng, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        if write:
+            # BEGIN IMMEDIATE: take the write lock up front, so two writers queue on the busy
+            # timeout instead of one failing at once when it upgrades a read lock.
+            event.listen(eng, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
         timeout = max(1, int(settings.db_timeout))
         eng = create_engine(

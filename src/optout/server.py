@@ -12,6 +12,7 @@ import logging
 import signal
 import ssl
 import sys
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from optout.errors import OptoutError
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("optout.smtp")
 DRAIN_SECONDS = 30
+SHUTTING_DOWN = b"421 4.3.2 Service shutting down, try again later\r\n"
 
 
 class _Text(logging.Formatter):
@@ -71,9 +73,10 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
     from optout.trust import Verifier
 
     engine = db.engine(cfg)
-    handler = Handler(cfg, engine, Verifier(cfg))
+    reads = db.engine(cfg, check_schema=False, write=False) if db.is_sqlite(cfg.url) else engine
+    handler = Handler(cfg, engine, Verifier(cfg), reads=reads)
     context = tls_context(cfg)
-    sessions: set[ListenerSession] = set()
+    sessions: weakref.WeakSet[ListenerSession] = weakref.WeakSet()  # open ones only
 
     def factory() -> ListenerSession:
         session = ListenerSession(
@@ -92,6 +95,7 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
         server = await loop.create_server(factory, host=cfg.smtp_host, port=cfg.smtp_port)
     except OSError as exc:
         engine.dispose()
+        reads.dispose()
         raise OptoutError(f"cannot listen on {cfg.smtp_host}:{cfg.smtp_port}: {exc.strerror}") from None
     signals = stop is None
     stop = stop or asyncio.Event()
@@ -111,15 +115,26 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         engine.dispose()
+        reads.dispose()
 
 
-async def _shutdown(server: Any, handler: Any, sessions: set[Any]) -> None:
+async def _shutdown(server: Any, handler: Any, sessions: Any) -> None:
+    """Stop listening, let every open mail transaction finish, then close what is left."""
     server.close()
-    deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS
-    while handler.in_flight and asyncio.get_running_loop().time() < deadline:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DRAIN_SECONDS
+    while (handler.in_flight or any(map(_mid_transaction, list(sessions)))) and loop.time() < deadline:
         await asyncio.sleep(0.05)
     await handler.committer.stop()
-    for session in sessions:
-        if session.transport is not None:
+    for session in list(sessions):
+        if session.transport is not None and not session.transport.is_closing():
+            session.transport.write(SHUTTING_DOWN)
             session.transport.close()
     log.info("stopped", extra={"fields": {"in_flight": handler.in_flight}})
+
+
+def _mid_transaction(session: Any) -> bool:
+    """Between MAIL FROM and the reply to DATA, on a connection still open."""
+    envelope = getattr(session, "envelope", None)
+    transport = getattr(session, "transport", None)
+    return bool(envelope and envelope.mail_from and transport and not transport.is_closing())

@@ -52,6 +52,9 @@ class AccountCache:
         self.by_slug = {row["slug"]: row for row in rows if row["enabled"]}
         self.loaded_at = time.monotonic()
 
+    def cached(self, recipient: str) -> dict[str, Any] | None:
+        return accounts.match_recipient(self.by_slug, recipient=recipient, domain=self.domain)
+
     async def route(self, recipient: str) -> dict[str, Any] | None:
         age = time.monotonic() - self.loaded_at
         found = accounts.match_recipient(self.by_slug, recipient=recipient, domain=self.domain)
@@ -64,14 +67,14 @@ class AccountCache:
 class Handler:
     """aiosmtpd handler: RCPT picks the accounts, DATA stores and recognises."""
 
-    def __init__(self, cfg: Settings, engine: Engine, verifier: Verifier) -> None:
+    def __init__(self, cfg: Settings, engine: Engine, verifier: Verifier, *, reads: Engine) -> None:
         from optout import trust
 
         self.cfg = cfg
         self.engine = engine
         self.verifier = verifier
         self.policy = trust.policy(cfg)
-        self.routes = AccountCache(engine, cfg.ingest_domain)
+        self.routes = AccountCache(reads, cfg.ingest_domain)
         self.committer = GroupCommitter(self._write, size=cfg.group_commit_size)
         self.in_flight = 0
         self.per_client: Counter[str] = Counter()
@@ -84,7 +87,11 @@ class Handler:
                           address: str, rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= self.cfg.max_recipients:
             return TOO_MANY_RECIPIENTS
-        account = await self.routes.route(address)
+        try:
+            account = await self.routes.route(address)
+        except Exception as exc:  # the database is down: the sender should retry
+            log.warning("routing failed", extra={"fields": {"error": str(exc).splitlines()[0][:200]}})
+            return TRY_LATER
         if account is None:
             return NO_SUCH_USER
         envelope.rcpt_tos.append(address)
@@ -105,7 +112,7 @@ class Handler:
         peer = str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
         items = []
         for rcpt in envelope.rcpt_tos:
-            account = await self.routes.route(rcpt)
+            account = self.routes.cached(rcpt)
             if account is None:  # disabled between RCPT and DATA: keep it unrouted
                 continue
             inbound = ingest.Inbound(raw=raw, account_id=account["id"], mail_from=envelope.mail_from,

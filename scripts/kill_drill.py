@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Fault drill: SIGKILL the listener in the middle of a load; every message that got a 250 must
+be on the list after a restart.
+
+    python scripts/kill_drill.py --messages 2000 --kill-after 500
+
+Uses the OPTOUT_* settings of the environment (default: the SQLite file under ./optout-data),
+creates an account `drill`, starts `optout serve` on a free port, sends notices with distinct
+order IDs from 20 threads, kills the server with SIGKILL once --kill-after replies came back,
+and then checks each accepted order ID with `optout check`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+
+NOTICE = ("Dear Seller,\n\nWe were unable to deliver the message you sent for order {order} because the "
+          "buyer has chosen to opt out of receiving unsolicited messages from sellers.\n")
+
+
+def notice(order: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Amazon Seller Central <seller-notification@amazon.com>"
+    msg["To"] = "seller@example.com"
+    msg["Subject"] = "Your message to a buyer could not be delivered"
+    msg.set_content(NOTICE.format(order=order))
+    return msg.as_bytes()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def optout(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "optout", *args], input=stdin, capture_output=True,
+                          text=True, check=False)
+
+
+def start_server(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "optout", "serve", "--port", str(port)],
+                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("the listener did not start")
+
+
+def run_drill(*, messages: int, kill_after: int, prefix: str = "900") -> dict:
+    """Send, kill, check. Returns counts; ``lost`` must be 0."""
+    made = optout("accounts", "add", f"drill{prefix}", "--json")
+    if made.returncode != 0:
+        made = optout("accounts", "show", f"drill{prefix}", "--json")
+    address = json.loads(made.stdout)["address"]
+    port = free_port()
+    server = start_server(port)
+    accepted: list[str] = []
+    lock = threading.Lock()
+    killed = threading.Event()
+
+    def send(i: int) -> None:
+        order = f"{prefix}-{i:07d}-{i:07d}"
+        if killed.is_set():
+            return
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                client.sendmail("seller-notification@amazon.com", address, notice(order))
+        except (OSError, smtplib.SMTPException):
+            return  # not accepted: the sender would retry
+        with lock:
+            accepted.append(order)
+            if len(accepted) >= kill_after and not killed.is_set():
+                killed.set()
+                server.send_signal(signal.SIGKILL)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(send, range(messages)))
+    server.wait()
+    restarted = start_server(port)  # the listener comes back on the same database
+    restarted.send_signal(signal.SIGTERM)
+    restarted.wait(30)
+    checked = optout("check", "--json", "-", stdin="\n".join(accepted))
+    rows = [json.loads(line) for line in checked.stdout.splitlines()]
+    lost = [r["query"] for r in rows if not r["listed"]]
+    return {"sent": messages, "accepted": len(accepted), "lost": len(lost), "lost_orders": lost[:10],
+            "killed": killed.is_set()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--kill-after", type=int, default=500)
+    args = parser.parse_args()
+    result = run_drill(messages=args.messages, kill_after=args.kill_after)
+    print(json.dumps(result))
+    sys.exit(1 if result["lost"] else 0)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OPTOUT_INGEST_DOMAIN", "ingest.localhost")
+    main()

@@ -1,0 +1,186 @@
+"""The listener as an operator runs it: TLS, PROXY protocol, database outages, signals, crashes,
+and several listeners sharing one PostgreSQL database."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import signal
+import smtplib
+import socket
+import sqlite3
+import ssl
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import mail
+from smtp_server import InProcess, free_port, subprocess_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+
+@pytest.fixture
+def cert(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def _client_tls(cert_path: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(cert_path))
+    context.check_hostname = False
+    return context
+
+
+def test_starttls_and_require_starttls(cli, account, cert) -> None:
+    """STARTTLS works with the configured certificate; with require_starttls, MAIL needs it."""
+    server = InProcess.start(tls_cert=cert[0], tls_key=cert[1], require_starttls=True)
+    try:
+        with smtplib.SMTP("localhost", server.port) as plain:
+            plain.ehlo()
+            assert plain.has_extn("starttls")
+            assert plain.mail("a@example.com")[0] == 530
+        with smtplib.SMTP("localhost", server.port) as secure:
+            secure.starttls(context=_client_tls(cert[0]))
+            assert secure.sendmail("a@example.com", account["address"], mail.as_bytes(mail.notice())) == {}
+    finally:
+        server.stop()
+    assert cli("check", "112-4455667-7788990").exit_code == 0
+
+
+def test_proxy_protocol_records_the_real_client(account, engine) -> None:
+    """Behind a load balancer, the PROXY header's source address is the peer that is kept."""
+    server = InProcess.start(proxy_protocol=True)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(f"PROXY TCP4 203.0.113.7 127.0.0.1 40000 {server.port}\r\n".encode())
+            reader = sock.makefile("rb")
+            assert reader.readline().startswith(b"220")
+            for command in (b"HELO lb", b"MAIL FROM:<a@example.com>", f"RCPT TO:<{account['address']}>".encode(), b"DATA"):
+                sock.sendall(command + b"\r\n")
+                reply = reader.readline()
+                assert reply[:1] in (b"2", b"3"), reply
+            sock.sendall(mail.as_bytes(mail.notice()) + b"\r\n.\r\n")
+            assert reader.readline().startswith(b"250 2.0.0")
+    finally:
+        server.stop()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT peer FROM message")).scalar_one() == "203.0.113.7"
+
+
+def _lock_database(database_url: str):  # noqa: ANN202
+    """Hold the database so no write can pass; returns a function that lets go."""
+    if database_url.startswith("sqlite"):
+        conn = sqlite3.connect(database_url.split(":///", 1)[1], isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        return lambda: (conn.execute("ROLLBACK"), conn.close())
+    import psycopg
+
+    conn = psycopg.connect(database_url)
+    conn.execute("LOCK TABLE message IN ACCESS EXCLUSIVE MODE")
+    return lambda: (conn.rollback(), conn.close())
+
+
+def test_database_unavailable_gives_451_then_recovers(cli, account, database_url) -> None:
+    """While the database cannot take writes the listener answers 451; afterwards 250 again."""
+    server = InProcess.start(db_timeout=0.5)
+    try:
+        release = _lock_database(database_url)
+        try:
+            with pytest.raises(smtplib.SMTPDataError) as deferred:
+                with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as client:
+                    client.sendmail("a@example.com", account["address"], mail.as_bytes(mail.notice()))
+            assert deferred.value.smtp_code == 451
+        finally:
+            release()
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as client:
+            assert client.sendmail("a@example.com", account["address"], mail.as_bytes(mail.notice())) == {}
+    finally:
+        server.stop()
+    assert cli("check", "112-4455667-7788990").exit_code == 0
+    assert json.loads(cli("stats", "--json").stdout)["messages"] == {"listed": 1}
+
+
+def test_sigterm_finishes_the_message_in_flight(cli, account) -> None:
+    """SIGTERM: no new connections, the transaction under way completes with 250, exit 0."""
+    port = free_port()
+    proc = subprocess_server(port)
+    client = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    client.ehlo()
+    client.mail("seller-notification@amazon.com")
+    client.rcpt(account["address"])
+    client.putcmd("data")
+    assert client.getreply()[0] == 354
+    raw = mail.as_bytes(mail.notice("en", "555-0000000-0000001"))
+    client.send(raw[:200])
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+    client.send(raw[200:] + b"\r\n.\r\n")
+    assert client.getreply()[0] == 250
+    client.close()
+    assert proc.wait(timeout=40) == 0
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert "outcome=listed" in stderr and "stopped" in stderr
+    assert cli("check", "555-0000000-0000001").exit_code == 0
+
+
+@pytest.mark.slow
+def test_sigkill_mid_load_loses_nothing_accepted(cli, account) -> None:
+    """A small run of scripts/kill_drill.py: every 250 is on the list after the crash."""
+    from kill_drill import run_drill
+
+    result = run_drill(messages=150, kill_after=40, prefix="901")
+    assert result["killed"] and result["accepted"] >= 40
+    assert result["lost"] == 0, result
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_listeners_share_one_postgres(cli, account, database_url) -> None:
+    """Two `optout serve` processes receive the same notices at once: one entry, one report each."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only")
+    ports = [free_port(), free_port()]
+    procs = [subprocess_server(port) for port in ports]
+    orders = [f"777-0000000-{i:07d}" for i in range(40)]
+
+    def deliver(job: tuple[int, str]) -> dict:
+        with smtplib.SMTP("127.0.0.1", job[0], timeout=30) as client:
+            return client.sendmail("a@amazon.com", account["address"], mail.as_bytes(mail.notice("en", job[1])))
+
+    jobs = [(port, order) for order in orders for port in ports]
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            assert list(pool.map(deliver, jobs)) == [{}] * len(jobs)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+            proc.stderr.close()
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert stats["entries_listed"] == 40 and stats["reports"] == 40
+    assert stats["messages"] == {"listed": 40}  # the second copy of each is a duplicate, not kept twice
