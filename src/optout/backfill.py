@@ -29,11 +29,11 @@ def run(eng: Engine, cfg: Settings, *, paths: list[str], slug: str,
                "confirmations": 0, "other": 0, "held": 0, "errors": 0}
     verifier = trust.Verifier(cfg)
     policy = trust.policy(cfg)
-    batch: list[tuple[ingest.Inbound, Any, tuple[str, str | None]]] = []
+    batch: list[ingest.Item] = []
     for source, raw in wrap(_readable(paths, summary)):
         result = parse(raw)
         inbound = ingest.Inbound(raw=raw, account_id=account["id"], source="backfill", rcpt=source)
-        batch.append((inbound, result, verifier.check(result)))
+        batch.append(ingest.Item(inbound, result, verifier.check(result)))
         if len(batch) >= BATCH:
             _apply(eng, batch, policy, summary)
             batch = []
@@ -51,11 +51,11 @@ def _readable(paths: list[str], summary: dict[str, int]) -> Iterator[tuple[str, 
         yield source, raw
 
 
-def _apply(eng: Engine, batch: list[Any], policy: ingest.Policy, summary: dict[str, int]) -> None:
+def _apply(eng: Engine, batch: list[ingest.Item], policy: ingest.Policy, summary: dict[str, int]) -> None:
     with eng.begin() as conn:
-        for inbound, result, dkim in batch:
-            done = ingest.apply(conn, inbound=inbound, result=result, dkim=dkim, policy=policy)
-            _count(done, result, summary)
+        outcomes = ingest.apply_many(conn, items=batch, policy=policy)
+    for item, done in zip(batch, outcomes):
+        _count(done, item.result, summary)
 
 
 def _count(done: ingest.Outcome, result: Any, summary: dict[str, int]) -> None:

@@ -48,6 +48,8 @@ class Recorded:
     new_reports: int = 0
     duplicates: int = 0
     new_entries: int = 0  # identifiers that were not listed before (new or relisted)
+    fresh_keys: set[str] = field(default_factory=set)  # dedup keys of the reports stored now
+    newly_listed: set[str] = field(default_factory=set)  # values that were not listed before
 
 
 def insert_for(conn: Connection, table: Any) -> Any:
@@ -73,6 +75,8 @@ def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None 
         _upsert_entries(conn, round_rows)
     newly = {r["value"] for r in rows if before.get(r["value"]) != "listed"}
     result.new_entries = len(newly)
+    result.fresh_keys = {r.dedup_key for r in fresh}
+    result.newly_listed = newly
     relisted = [v for v in newly if before.get(v) == "removed"]
     if relisted:
         log(conn, relisted, action="relisted", actor=actor, reason="new report")

@@ -1,16 +1,20 @@
-"""Applying a recognised message to the list: the message kept, its outcome recorded, and for a
-notice a report (and entries), all in the caller's one transaction. Idempotent: the same raw
-message for the same account twice is a duplicate, and so is the same notice forwarded again.
+"""Applying recognised messages to the list: each message kept with its outcome, and for a
+notice a report (and entries), all in the caller's one transaction. Works on batches, so a group
+commit of many messages costs a few statements, not a few per message.
+
+Idempotent: the same raw message for the same account twice is a duplicate, and so is the same
+notice (account, order ID, buyer) arriving again by another route.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from optout import entries
 from optout.models import Confirmation, Message, Report, utcnow
@@ -20,6 +24,7 @@ from optout.parse.result import CONFIRMATION, NOTICE
 MESSAGE = Message.__table__  # type: ignore[attr-defined]
 REPORT = Report.__table__  # type: ignore[attr-defined]
 CONFIRM = Confirmation.__table__  # type: ignore[attr-defined]
+DkimResult = tuple[str, str | None]
 
 
 @dataclass(slots=True)
@@ -50,79 +55,159 @@ class Outcome:
     new_entries: int = 0
 
 
+@dataclass(slots=True)
+class Item:
+    """A message with its verdict, ready to apply."""
+
+    inbound: Inbound
+    result: Result
+    dkim: DkimResult = ("none", None)
+
+
 def sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def apply(conn: Connection, *, inbound: Inbound, result: Result, dkim: tuple[str, str | None] = ("none", None),
+def apply(conn: Connection, *, inbound: Inbound, result: Result, dkim: DkimResult = ("none", None),
           policy: Policy | None = None) -> Outcome:
-    """Store the message and act on what it is; one call, one consistent outcome."""
-    digest = sha256(inbound.raw)
-    message_id = _store(conn, inbound, digest, result, dkim)
-    if message_id is None:
-        return Outcome(None, "duplicate", "this message was received before")
-    return act(conn, message_id=message_id, account_id=inbound.account_id, result=result,
-               dkim=dkim, policy=policy or Policy(), source=inbound.source)
+    """Apply one message; see ``apply_many``."""
+    return apply_many(conn, items=[Item(inbound, result, dkim)], policy=policy or Policy())[0]
 
 
-def act(conn: Connection, *, message_id: int, account_id: int, result: Result,
-        dkim: tuple[str, str | None], policy: Policy, source: str, force: bool = False) -> Outcome:
-    """Act on a stored message's verdict and record the outcome on it."""
-    if result.kind == CONFIRMATION:
-        _confirmation(conn, message_id, account_id, result)
-        outcome = Outcome(message_id, "confirmation", result.reason)
-    elif result.kind != NOTICE:
-        outcome = Outcome(message_id, "quarantined", result.reason)
-    else:
-        outcome = _notice(conn, message_id, account_id, result, dkim, policy, source, force)
-    conn.execute(update(MESSAGE).where(MESSAGE.c.id == message_id).values(
-        kind=result.kind, outcome=outcome.outcome, reason=outcome.reason, order_id=result.order_id,
-        dkim=dkim[0], dkim_domain=dkim[1]))
-    return outcome
+def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> list[Outcome]:
+    """Store the messages and act on their verdicts; one outcome per item, in order."""
+    ids = _store(conn, items)
+    outcomes: list[Outcome | None] = [
+        None if message_id else Outcome(None, "duplicate", "this message was received before")
+        for message_id in ids
+    ]
+    stored = [(i, ids[i], item) for i, item in enumerate(items) if ids[i]]
+    _settle(conn, stored, policy, outcomes, force=False)
+    return outcomes  # type: ignore[return-value]
 
 
-def _store(conn: Connection, inbound: Inbound, digest: str, result: Result,
-           dkim: tuple[str, str | None]) -> int | None:
-    stmt = entries.insert_for(conn, MESSAGE).values(
-        account_id=inbound.account_id, sha256=digest, raw=inbound.raw, size=len(inbound.raw),
-        source=inbound.source, mail_from=inbound.mail_from, rcpt=inbound.rcpt, peer=inbound.peer,
-        received_at=utcnow(), kind=result.kind, outcome="new", reason=result.reason,
-        order_id=result.order_id, dkim=dkim[0], dkim_domain=dkim[1],
-    ).on_conflict_do_nothing(index_elements=["account_id", "sha256"])
-    return conn.execute(stmt.returning(MESSAGE.c.id)).scalar()
+def act(conn: Connection, *, message_id: int, item: Item, policy: Policy, force: bool = False) -> Outcome:
+    """Act again on a message already stored (quarantine retry or accept)."""
+    outcomes: list[Outcome | None] = [None]
+    _settle(conn, [(0, message_id, item)], policy, outcomes, force=force)
+    return outcomes[0]  # type: ignore[return-value]
 
 
-def _notice(conn: Connection, message_id: int, account_id: int, result: Result,
-            dkim: tuple[str, str | None], policy: Policy, source: str, force: bool) -> Outcome:
-    if not force and policy.require_dkim and dkim[0] != "pass":
-        return Outcome(message_id, "unverified", f"{result.reason}; DKIM {dkim[0]}, trust is dkim")
-    if not force and policy.daily_limit and _listed_today(conn, account_id) >= policy.daily_limit:
-        return Outcome(message_id, "held", f"{result.reason}; account over {policy.daily_limit} new entries today")
-    report = entries.NewReport(
+def _settle(conn: Connection, stored: list[tuple[int, int, Item]], policy: Policy,
+            outcomes: list[Outcome | None], *, force: bool) -> None:
+    """Decide and record the outcome of each stored message."""
+    reports: dict[int, entries.NewReport] = {}
+    keys: set[str] = set()
+    budget = _Budget(conn, policy.daily_limit if not force else None)
+    for index, message_id, item in stored:
+        result = item.result
+        if result.kind == CONFIRMATION:
+            _confirmation(conn, message_id, item)
+            outcomes[index] = Outcome(message_id, "confirmation", result.reason)
+        elif result.kind != NOTICE:
+            outcomes[index] = Outcome(message_id, "quarantined", result.reason)
+        elif not force and policy.require_dkim and item.dkim[0] != "pass":
+            outcomes[index] = Outcome(message_id, "unverified", f"{result.reason}; DKIM {item.dkim[0]}, trust is dkim")
+        elif (report := _report(message_id, item)).dedup_key in keys:  # twice in one batch
+            outcomes[index] = Outcome(message_id, "duplicate", f"{result.reason}; reported twice at once")
+        elif not budget.allows(item.inbound.account_id):
+            outcomes[index] = Outcome(message_id, "held", f"{result.reason}; account over {policy.daily_limit} new entries today")
+        else:
+            keys.add(report.dedup_key)
+            reports[index] = report
+    if reports:
+        done = entries.record(conn, reports=list(reports.values()), actor="notice")
+        for index, report in reports.items():
+            outcomes[index] = _notice_outcome(report, done, stored_id=report.message_id)
+    _record_outcomes(conn, [(message_id, item, outcomes[index]) for index, message_id, item in stored])
+
+
+def _report(message_id: int, item: Item) -> entries.NewReport:
+    result, account_id = item.result, item.inbound.account_id
+    return entries.NewReport(
         dedup=f"notice:{account_id}:{result.order_id}:{result.buyer_email or ''}",
-        source=source, order_id=result.order_id, buyer_email=result.buyer_email,
+        source=item.inbound.source, order_id=result.order_id, buyer_email=result.buyer_email,
         marketplace=result.marketplace, account_id=account_id, message_id=message_id,
-        dkim=dkim[0], dkim_domain=dkim[1],
+        dkim=item.dkim[0], dkim_domain=item.dkim[1], note=result.reason,
     )
-    done = entries.record(conn, reports=[report], actor=f"account:{account_id}")
-    if done.duplicates:
-        return Outcome(message_id, "duplicate", f"{result.reason}; this account reported it before")
-    state = "listed" if done.new_entries else "known"
-    return Outcome(message_id, state, result.reason, new_entries=done.new_entries)
 
 
-def _listed_today(conn: Connection, account_id: int) -> int:
+def _notice_outcome(report: entries.NewReport, done: entries.Recorded, stored_id: int | None) -> Outcome:
+    reason = report.note or "opt-out notice"
+    if report.dedup_key not in done.fresh_keys:
+        return Outcome(stored_id, "duplicate", f"{reason}; this account reported it before")
+    new = len({report.order_id, report.buyer_email} & done.newly_listed)
+    return Outcome(stored_id, "listed" if new else "known", reason, new_entries=new)
+
+
+class _Budget:
+    """The per-account volume guard: new entries an account may add in 24 hours."""
+
+    def __init__(self, conn: Connection, limit: int | None) -> None:
+        self.conn, self.limit = conn, limit
+        self.used: dict[int, int] = {}
+
+    def allows(self, account_id: int) -> bool:
+        if not self.limit:
+            return True
+        if account_id not in self.used:
+            self.used[account_id] = _listed_today(self.conn, account_id, self.limit)
+        if self.used[account_id] >= self.limit:
+            return False
+        self.used[account_id] += 1  # counts as if it lists something: conservative
+        return True
+
+
+def _listed_today(conn: Connection, account_id: int, limit: int) -> int:
+    """How many reports of this account listed something new in 24 hours, counted up to limit."""
     since = utcnow() - timedelta(days=1)
-    return conn.execute(
-        select(func.count()).select_from(REPORT).where(
-            REPORT.c.account_id == account_id, REPORT.c.received_at >= since,
-            REPORT.c.listed_new.is_(True))
-    ).scalar_one()
+    recent = (select(REPORT.c.id).where(REPORT.c.account_id == account_id, REPORT.c.received_at >= since,
+                                        REPORT.c.listed_new.is_(True)).limit(limit).subquery())
+    return conn.execute(select(func.count()).select_from(recent)).scalar_one()
 
 
-def _confirmation(conn: Connection, message_id: int, account_id: int, result: Result) -> None:
+def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
+    """Insert the messages not seen before; the new row's ID per item, None for a duplicate."""
+    now = utcnow()
+    rows, first = [], {}
+    for index, item in enumerate(items):
+        inbound, result = item.inbound, item.result
+        key = (inbound.account_id, sha256(inbound.raw))
+        if key in first:
+            continue  # the same message twice in one batch
+        first[key] = index
+        rows.append({
+            "account_id": key[0], "sha256": key[1], "raw": inbound.raw, "size": len(inbound.raw),
+            "source": inbound.source, "mail_from": inbound.mail_from, "rcpt": inbound.rcpt,
+            "peer": inbound.peer, "received_at": now, "kind": result.kind, "outcome": "new",
+            "reason": result.reason, "order_id": result.order_id, "dkim": item.dkim[0],
+            "dkim_domain": item.dkim[1],
+        })
+    stmt = (entries.insert_for(conn, MESSAGE).on_conflict_do_nothing(index_elements=["account_id", "sha256"])
+            .returning(MESSAGE.c.id, MESSAGE.c.account_id, MESSAGE.c.sha256))
+    ids: list[int | None] = [None] * len(items)
+    for message_id, account_id, digest in conn.execute(stmt, rows):
+        ids[first[(account_id, digest)]] = message_id
+    return ids
+
+
+def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Outcome | None]]) -> None:
+    if not done:
+        return
+    stmt = update(MESSAGE).where(MESSAGE.c.id == bindparam("mid")).values(
+        kind=bindparam("k"), outcome=bindparam("o"), reason=bindparam("r"), order_id=bindparam("oid"),
+        dkim=bindparam("d"), dkim_domain=bindparam("dd"))
+    conn.execute(stmt, [
+        {"mid": message_id, "k": item.result.kind, "o": outcome.outcome, "r": outcome.reason,
+         "oid": item.result.order_id, "d": item.dkim[0], "dd": item.dkim[1]}
+        for message_id, item, outcome in done if outcome is not None
+    ])
+
+
+def _confirmation(conn: Connection, message_id: int, item: Item) -> None:
+    result = item.result
     stmt = entries.insert_for(conn, CONFIRM).values(
-        account_id=account_id, code=result.confirmation_code, link=result.confirmation_link,
+        account_id=item.inbound.account_id, code=result.confirmation_code, link=result.confirmation_link,
         requested_by=result.forwarded_by, received_at=utcnow(), message_id=message_id,
     ).on_conflict_do_nothing(index_elements=["account_id", "code"])
     conn.execute(stmt)

@@ -34,20 +34,22 @@ def get(conn: Connection, *, message_id: int) -> dict[str, Any]:
 def retry(conn: Connection, *, message_id: int, policy: ingest.Policy, verifier: Any) -> ingest.Outcome:
     """Run recognition again on a kept message (after the phrases were extended, say)."""
     row = _reviewable(conn, message_id)
-    result = parse(row["raw"])
-    return ingest.act(conn, message_id=message_id, account_id=row["account_id"], result=result,
-                      dkim=verifier.check(result), policy=policy, source=row["source"])
+    return ingest.act(conn, message_id=message_id, item=_item(row, verifier), policy=policy)
 
 
 def accept(conn: Connection, *, message_id: int, verifier: Any) -> ingest.Outcome:
     """List a held or unverified notice on an operator's word."""
     row = _reviewable(conn, message_id)
+    item = _item(row, verifier)
+    if item.result.kind != "optout_notice":
+        raise OptoutError(f"message {message_id} is not an opt-out notice ({item.result.reason})")
+    return ingest.act(conn, message_id=message_id, item=item, policy=ingest.Policy(), force=True)
+
+
+def _item(row: dict[str, Any], verifier: Any) -> ingest.Item:
     result = parse(row["raw"])
-    if result.kind != "optout_notice":
-        raise OptoutError(f"message {message_id} is not an opt-out notice ({result.reason})")
-    return ingest.act(conn, message_id=message_id, account_id=row["account_id"], result=result,
-                      dkim=verifier.check(result), policy=ingest.Policy(), source=row["source"],
-                      force=True)
+    inbound = ingest.Inbound(raw=row["raw"], account_id=row["account_id"], source=row["source"])
+    return ingest.Item(inbound, result, verifier.check(result))
 
 
 def pending_ids(conn: Connection) -> list[int]:

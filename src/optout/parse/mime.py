@@ -26,7 +26,6 @@ _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICOD
 _TAG_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d|p|div|tr|li|hr|blockquote|/blockquote)\b[^>]*>", re.I)
 _SCRIPT = re.compile(r"<\s*(script|style|head)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]{0,2000}>")
-_LINE_ENDS = re.compile(r"\r\n?")
 
 
 def load(raw: bytes) -> Message:
@@ -98,7 +97,8 @@ def part_text(part: Message) -> str:
     if not isinstance(data, bytes):
         payload = part.get_payload()
         data = payload.encode("utf-8", "replace") if isinstance(payload, str) else b""
-    text = _LINE_ENDS.sub("\n", _decode(data[: MAX_TEXT * 4], part.get_content_charset()))
+    text = _decode(data[: MAX_TEXT * 4], part.get_content_charset())
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if part.get_content_subtype() == "html":
         text = html_to_text(text)
     return text[:MAX_TEXT]

@@ -38,8 +38,8 @@ class Language:
 
 
 def _normalise(text: str) -> str:
-    text = text.lower().replace("\u2019", "'").replace("\u00ad", "").replace("\u00a0", " ")
-    return re.sub(r"\s+", " ", text)
+    text = text.lower().replace("\u2019", "'").replace("\u00ad", "")
+    return " ".join(text.split())  # collapses every run of white space, NBSP included
 
 
 LANGUAGES = tuple(
@@ -127,5 +127,7 @@ def _single(ids: list[str]) -> str | None:
 
 def _buyer(text: str, sender: str | None) -> str | None:
     """The buyer's relay alias shown in the notice (a quoted original's To:, say), if one."""
+    if "@marketplace.amazon." not in text.lower():  # cheap test before the regex
+        return None
     aliases = {a.lower() for a in BUYER_ALIAS.findall(text)} - {(sender or "").lower()}
     return aliases.pop() if len(aliases) == 1 else None

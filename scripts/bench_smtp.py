@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Listener throughput against a bare aiosmtpd server, in the same run.
+
+    python scripts/bench_smtp.py                      # SQLite in a temporary folder
+    python scripts/bench_smtp.py --database-url postgresql://postgres@127.0.0.1:5432/test
+
+Starts (1) a bare aiosmtpd server whose handler only answers 250 and (2) `optout serve` with
+everything on (recognition, DKIM check, durable group commit), each in its own process, then
+drives each with the same load: --sessions concurrent SMTP sessions sending 4 KB notices with
+distinct order IDs from one asyncio client process. Prints messages/s for both and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+
+NOTICE = ("Dear Seller,\n\nWe were unable to deliver the message you sent for order {order} because the "
+          "buyer has chosen to opt out of receiving unsolicited messages from sellers.\n\n")
+
+
+def notice(order: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Amazon Seller Central <seller-notification@amazon.com>"
+    msg["To"] = "seller@example.com"
+    msg["Subject"] = "Your message to a buyer could not be delivered"
+    msg["Message-ID"] = f"<{order}@bench.example>"
+    filler = "To send a message that is required to complete the order, use Additional Information Required.\n"
+    msg.set_content(NOTICE.format(order=order) + filler * 36)  # about 4 KB in all
+    return msg.as_bytes().replace(b"\n", b"\r\n").replace(b"\r\n.", b"\r\n..")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int) -> None:
+    for _ in range(400):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listening on {port}")
+
+
+def bare_server(port: int) -> None:
+    """The floor: aiosmtpd with a handler that accepts everything and does nothing."""
+    from aiosmtpd.smtp import SMTP
+
+    class Accept:
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+            return "250 OK"
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: SMTP(Accept(), enable_SMTPUTF8=True), "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+async def _session(port: int, rcpt: str, messages: list[bytes], replies: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def reply() -> bytes:
+        while True:
+            line = await reader.readline()
+            if line[3:4] != b"-":
+                return line
+
+    await reply()
+    writer.write(b"EHLO bench\r\n")
+    await reply()
+    for raw in messages:
+        for command in (b"MAIL FROM:<seller-notification@amazon.com>", f"RCPT TO:<{rcpt}>".encode(), b"DATA"):
+            writer.write(command + b"\r\n")
+            await reply()
+        writer.write(raw + b"\r\n.\r\n")
+        replies.append(int((await reply())[:3]))
+    writer.write(b"QUIT\r\n")
+    await reply()
+    writer.close()
+
+
+async def drive(port: int, rcpt: str, *, sessions: int, count: int, prefix: int) -> tuple[float, list[int]]:
+    load = [notice(f"{prefix:03d}-{i // 10_000_000:07d}-{i % 10_000_000:07d}") for i in range(count)]
+    shares = [load[i::sessions] for i in range(sessions)]
+    replies: list[int] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(_session(port, rcpt, share, replies) for share in shares))
+    return time.perf_counter() - started, replies
+
+
+def run(args: argparse.Namespace) -> dict:
+    folder = tempfile.mkdtemp(prefix="optout-bench-")
+    env = {**os.environ, "OPTOUT_DATA_DIR": folder, "OPTOUT_INGEST_DOMAIN": "ingest.localhost",
+           "OPTOUT_GROUP_COMMIT_SIZE": str(args.group)}
+    if args.database_url:
+        env["OPTOUT_DATABASE_URL"] = args.database_url
+    optout = [sys.executable, "-m", "optout"]
+    subprocess.run([*optout, "db", "upgrade"], env=env, check=True, capture_output=True)
+    made = subprocess.run([*optout, "accounts", "add", f"bench{int(time.time())}", "--json"], env=env,
+                          check=True, capture_output=True, text=True)
+    rcpt = json.loads(made.stdout)["address"]
+    bare_port, listener_port = free_port(), free_port()
+    bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_port)])
+    listener = subprocess.Popen([*optout, "serve", "--port", str(listener_port)], env=env,
+                                stderr=subprocess.DEVNULL)
+    try:
+        wait_port(bare_port)
+        wait_port(listener_port)
+        results = {"bare": [], "listener": []}
+        for round_ in range(args.rounds):  # alternate, so drift on a shared machine hits both
+            for name, port in (("bare", bare_port), ("listener", listener_port)):
+                seconds, replies = asyncio.run(drive(port, rcpt, sessions=args.sessions, count=args.messages,
+                                                     prefix=100 + round_ * 2 + (name == "listener")))
+                assert replies.count(250) == args.messages, f"{name}: {len(replies)} replies, not all 250"
+                results[name].append(args.messages / seconds)
+    finally:
+        for proc in (bare, listener):
+            proc.terminate()
+            proc.wait(30)
+    best = {name: max(rates) for name, rates in results.items()}
+    return {"database": "postgresql" if args.database_url else "sqlite", "sessions": args.sessions,
+            "messages_per_round": args.messages, "rounds": args.rounds,
+            "bare_msgs_per_s": round(best["bare"]), "listener_msgs_per_s": round(best["listener"]),
+            "ratio": round(best["listener"] / best["bare"], 2),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url")
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--group", type=int, default=64, help="group commit size")
+    args = parser.parse_args()
+    if args.bare_server:
+        bare_server(args.bare_server)
+        return
+    print(json.dumps(run(args)))
+
+
+if __name__ == "__main__":
+    main()
