@@ -1,8 +1,8 @@
 """Group commit: messages that arrive together are written in one transaction, one fsync.
 
 Each SMTP session hands its message to ``submit`` and waits; a single writer task takes
-everything queued (up to ``size`` items), applies it in one transaction on a worker thread, and
-then answers every waiter. While one transaction commits, the next batch gathers. If a batch
+everything queued (up to ``size`` items), has it applied in one transaction (in the worker
+process), and then answers every waiter. While one transaction commits, the next batch gathers. If a batch
 fails, its items are retried one by one, so one bad item cannot cost the others their 250.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +24,9 @@ class _Job:
 
 
 class GroupCommitter:
-    """Runs ``write(items) -> outcomes`` on a thread for batches of queued items."""
+    """Awaits ``write(items) -> outcomes`` for batches of queued items, one batch at a time."""
 
-    def __init__(self, write: Callable[[list[Any]], list[Any]], *, size: int) -> None:
+    def __init__(self, write: Callable[[list[Any]], Awaitable[list[Any]]], *, size: int) -> None:
         self.write = write
         self.size = size
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -62,7 +62,7 @@ class GroupCommitter:
     async def _commit(self, jobs: list[_Job]) -> None:
         items = [item for job in jobs for item in job.items]
         try:
-            outcomes = await asyncio.to_thread(self.write, items)
+            outcomes = await self.write(items)
         except Exception as exc:
             if len(jobs) == 1:
                 _settle(jobs[0], exc)

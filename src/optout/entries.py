@@ -5,7 +5,7 @@ transaction; concurrency is left to the database's unique constraints and upsert
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,6 +61,18 @@ def insert_for(conn: Connection, table: Any) -> Any:
     return insert(table)
 
 
+_STATEMENTS: dict[tuple[str, Callable[..., Any]], Any] = {}
+
+
+def prepared(conn: Connection, build: Callable[[Connection], Any]) -> Any:
+    """``build(conn)``, made once per dialect: SQLAlchemy then compiles and keys it only once,
+    which matters on the listener's hot path (a fresh upsert costs more than running it)."""
+    key = (conn.dialect.name, build)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = build(conn)
+    return _STATEMENTS[key]
+
+
 def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None = None) -> Recorded:
     """Store new evidence and list what it names; a report seen before changes nothing."""
     result = Recorded()
@@ -89,9 +101,13 @@ def _insert_reports(conn: Connection, reports: Sequence[NewReport]) -> list[NewR
     for report in reports:
         by_key.setdefault(report.dedup_key, report)
     rows = [_report_row(key, r) for key, r in sorted(by_key.items())]
-    stmt = insert_for(conn, REPORT).on_conflict_do_nothing(index_elements=["dedup_key"])
-    inserted = conn.execute(stmt.returning(REPORT.c.dedup_key), rows).scalars().all()
+    inserted = conn.execute(prepared(conn, _report_insert), rows).scalars().all()
     return [by_key[key] for key in inserted]
+
+
+def _report_insert(conn: Connection) -> Any:
+    stmt = insert_for(conn, REPORT).on_conflict_do_nothing(index_elements=["dedup_key"])
+    return stmt.returning(REPORT.c.dedup_key)
 
 
 def _report_row(key: str, r: NewReport) -> dict[str, Any]:
@@ -137,6 +153,10 @@ def _rounds(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _upsert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    conn.execute(prepared(conn, _entry_upsert), rows)
+
+
+def _entry_upsert(conn: Connection) -> Any:
     stmt = insert_for(conn, ENTRY)
     new, old = stmt.excluded, ENTRY.c
     spaced = literal(" ") + old.order_ids + literal(" ")
@@ -161,7 +181,7 @@ def _upsert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
             "updated_at": new.updated_at,
         },
     )
-    conn.execute(stmt, rows)
+    return stmt
 
 
 def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:

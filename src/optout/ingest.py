@@ -183,21 +183,27 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
             "reason": result.reason, "order_id": result.order_id, "dkim": item.dkim[0],
             "dkim_domain": item.dkim[1],
         })
-    stmt = (entries.insert_for(conn, MESSAGE).on_conflict_do_nothing(index_elements=["account_id", "sha256"])
-            .returning(MESSAGE.c.id, MESSAGE.c.account_id, MESSAGE.c.sha256))
     ids: list[int | None] = [None] * len(items)
-    for message_id, account_id, digest in conn.execute(stmt, rows):
+    for message_id, account_id, digest in conn.execute(entries.prepared(conn, _message_insert), rows):
         ids[first[(account_id, digest)]] = message_id
     return ids
+
+
+def _message_insert(conn: Connection) -> Any:
+    return (entries.insert_for(conn, MESSAGE).on_conflict_do_nothing(index_elements=["account_id", "sha256"])
+            .returning(MESSAGE.c.id, MESSAGE.c.account_id, MESSAGE.c.sha256))
+
+
+def _outcome_update(conn: Connection) -> Any:
+    return update(MESSAGE).where(MESSAGE.c.id == bindparam("mid")).values(
+        kind=bindparam("k"), outcome=bindparam("o"), reason=bindparam("r"), order_id=bindparam("oid"),
+        dkim=bindparam("d"), dkim_domain=bindparam("dd"))
 
 
 def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Outcome | None]]) -> None:
     if not done:
         return
-    stmt = update(MESSAGE).where(MESSAGE.c.id == bindparam("mid")).values(
-        kind=bindparam("k"), outcome=bindparam("o"), reason=bindparam("r"), order_id=bindparam("oid"),
-        dkim=bindparam("d"), dkim_domain=bindparam("dd"))
-    conn.execute(stmt, [
+    conn.execute(entries.prepared(conn, _outcome_update), [
         {"mid": message_id, "k": item.result.kind, "o": outcome.outcome, "r": outcome.reason,
          "oid": item.result.order_id, "d": item.dkim[0], "dd": item.dkim[1]}
         for message_id, item, outcome in done if outcome is not None

@@ -68,13 +68,13 @@ def tls_context(cfg: Settings) -> ssl.SSLContext | None:
 async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
                 stop: asyncio.Event | None = None) -> None:
     """Listen until SIGTERM/SIGINT (or until ``stop`` is set, for embedding), then stop cleanly."""
-    from optout import db
+    from optout import db, trust
     from optout.smtp import Handler, ListenerSession
-    from optout.trust import Verifier
 
-    engine = db.engine(cfg)
-    reads = db.engine(cfg, check_schema=False, write=False) if db.is_sqlite(cfg.url) else engine
-    handler = Handler(cfg, engine, Verifier(cfg), reads=reads)
+    trust.load_pinned(cfg.dkim_keys_file)  # a bad keys file stops start-up, not the first notice
+    db.engine(cfg).dispose()  # create or check the schema before the worker starts
+    reads = db.engine(cfg, check_schema=False, write=False)
+    handler = Handler(cfg, reads=reads)
     context = tls_context(cfg)
     sessions: weakref.WeakSet[ListenerSession] = weakref.WeakSet()  # open ones only
 
@@ -90,11 +90,12 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
         return session
 
     loop = asyncio.get_running_loop()
+    await handler.warm()
     handler.committer.start()
     try:
         server = await loop.create_server(factory, host=cfg.smtp_host, port=cfg.smtp_port)
     except OSError as exc:
-        engine.dispose()
+        handler.close()
         reads.dispose()
         raise OptoutError(f"cannot listen on {cfg.smtp_host}:{cfg.smtp_port}: {exc.strerror}") from None
     signals = stop is None
@@ -114,7 +115,7 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
         if signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-        engine.dispose()
+        handler.close()
         reads.dispose()
 
 

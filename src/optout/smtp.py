@@ -1,28 +1,29 @@
 """The SMTP listener: routes by envelope recipient, answers 250 only once the message is committed.
 
-Reply codes are named below. Recognition and DKIM run on a worker thread; database writes go
-through the group committer; the event loop itself only speaks SMTP.
+Reply codes are named below. Messages go through the group committer to the worker process,
+which recognises, checks DKIM and commits; the event loop itself only speaks SMTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from optout import accounts, ingest
+from optout import accounts, worker
 from optout.committer import GroupCommitter
-from optout.parse import parse
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from optout.config import Settings
-    from optout.trust import Verifier
 
 log = logging.getLogger("optout.smtp")
 
@@ -67,15 +68,11 @@ class AccountCache:
 class Handler:
     """aiosmtpd handler: RCPT picks the accounts, DATA stores and recognises."""
 
-    def __init__(self, cfg: Settings, engine: Engine, verifier: Verifier, *, reads: Engine) -> None:
-        from optout import trust
-
+    def __init__(self, cfg: Settings, *, reads: Engine) -> None:
         self.cfg = cfg
-        self.engine = engine
-        self.verifier = verifier
-        self.policy = trust.policy(cfg)
         self.routes = AccountCache(reads, cfg.ingest_domain)
         self.committer = GroupCommitter(self._write, size=cfg.group_commit_size)
+        self.pool = self._new_pool()
         self.in_flight = 0
         self.per_client: Counter[str] = Counter()
 
@@ -108,45 +105,49 @@ class Handler:
 
     async def _data(self, session: Session, envelope: Envelope, started: float) -> str:
         raw = envelope.original_content or b""
-        result, dkim = await asyncio.to_thread(self._recognise, raw)
         peer = str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
-        items = []
-        for rcpt in envelope.rcpt_tos:
-            account = self.routes.cached(rcpt)
-            if account is None:  # disabled between RCPT and DATA: keep it unrouted
-                continue
-            inbound = ingest.Inbound(raw=raw, account_id=account["id"], mail_from=envelope.mail_from,
-                                     rcpt=rcpt, peer=peer)
-            items.append((inbound, result, dkim, account))
-        if not items:
+        routed = [(rcpt, self.routes.cached(rcpt)) for rcpt in envelope.rcpt_tos]
+        routed = [(rcpt, account) for rcpt, account in routed if account]  # disabled since RCPT
+        if not routed:
             return NO_SUCH_USER
+        items = [(raw, account["id"], envelope.mail_from, rcpt, peer) for rcpt, account in routed]
         try:
             outcomes = await self.committer.submit(items)
         except Exception as exc:
-            self._log(items, None, started, error=exc)
+            self._log(routed, None, started, peer=peer, size=len(raw), error=exc)
             return TRY_LATER
-        self._log(items, outcomes, started)
-        return OK.format(count=len(outcomes), outcome=", ".join(sorted({o.outcome for o in outcomes})))
+        self._log(routed, outcomes, started, peer=peer, size=len(raw))
+        return OK.format(count=len(outcomes), outcome=", ".join(sorted({o["outcome"] for o in outcomes})))
 
-    def _recognise(self, raw: bytes) -> tuple[Any, tuple[str, str | None]]:
-        result = parse(raw)
-        return result, self.verifier.check(result)
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the listener has threads, and a forked copy of a held lock deadlocks
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker.start, initargs=(self.cfg.model_dump(),))
 
-    def _write(self, items: list[Any]) -> list[ingest.Outcome]:
-        """One transaction for a whole batch (runs on the committer's thread)."""
-        with self.engine.begin() as conn:
-            return [ingest.apply(conn, inbound=inbound, result=result, dkim=dkim, policy=self.policy)
-                    for inbound, result, dkim, _ in items]
+    async def _write(self, items: list[Any]) -> list[dict[str, Any]]:
+        """Recognise and commit one group in the worker process; a dead worker is replaced."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.pool, worker.process, items)
+        except BrokenProcessPool:
+            self.pool = self._new_pool()
+            raise
 
-    def _log(self, items: list[Any], outcomes: list[Any] | None, started: float,
-             error: Exception | None = None) -> None:
+    async def warm(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.pool, worker.ping)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _log(self, routed: list[Any], outcomes: list[dict[str, Any]] | None, started: float, *,
+             peer: str, size: int, error: Exception | None = None) -> None:
         took = round((time.monotonic() - started) * 1000, 1)
-        for index, (inbound, result, dkim, account) in enumerate(items):
-            outcome = outcomes[index].outcome if outcomes else "deferred"
+        for index, (_, account) in enumerate(routed):
+            done = outcomes[index] if outcomes else {"outcome": "deferred"}
             log.info("message", extra={"fields": {
-                "account": accounts.masked(account, self.cfg.ingest_domain), "outcome": outcome,
-                "kind": result.kind, "order_id": result.order_id, "dkim": dkim[0],
-                "peer": inbound.peer, "ms": took, "size": len(inbound.raw),
+                "account": accounts.masked(account, self.cfg.ingest_domain), "outcome": done["outcome"],
+                "kind": done.get("kind"), "order_id": done.get("order_id"), "dkim": done.get("dkim"),
+                "peer": peer, "ms": took, "size": size,
                 **({"error": str(error).splitlines()[0][:200]} if error else {}),
             }})
 

@@ -22,6 +22,7 @@ MAX_HEADER = 2000
 MAX_TEXT = 256 * 1024  # a notice is a few hundred bytes; a forward of one, a few KB
 MAX_DEPTH = 30
 
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _TAG_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d|p|div|tr|li|hr|blockquote|/blockquote)\b[^>]*>", re.I)
 _SCRIPT = re.compile(r"<\s*(script|style|head)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
@@ -29,7 +30,18 @@ _TAG = re.compile(r"<[^>]{0,2000}>")
 
 
 def load(raw: bytes) -> Message:
-    """Parse bytes into a message tree without ever raising on bad headers."""
+    """Parse bytes into a message tree without ever raising on bad headers.
+
+    A single-part message (most notices) skips the line-by-line body parse: its headers are
+    parsed alone and the body set as the payload, just as the full parser would have set it.
+    """
+    split = _HEADER_END.search(raw, 0, 256 * 1024)
+    if split:
+        head = email.message_from_bytes(raw[: split.end()], policy=compat32)
+        content_type = str(head.get("Content-Type", "")).lower()
+        if "multipart/" not in content_type and "message/" not in content_type and not head.defects:
+            head.set_payload(raw[split.end() :].decode("ascii", "surrogateescape"))
+            return head
     return email.message_from_bytes(raw, policy=compat32)
 
 
