@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from optout.cli import accounts, db, entries, lookup, parse, quarantine, serve, stats
+from optout.cli import accounts, db, entries, export, lookup, parse, quarantine, serve, stats
 
 app = typer.Typer(
     name="optout",
@@ -29,6 +29,8 @@ app.command("stats")(stats.stats)
 app.command("parse")(parse.parse)
 app.command("ingest")(parse.ingest)
 app.command("serve")(serve.serve)
+app.command("export")(export.export)
+app.command("purge")(export.purge)
 
 
 def main() -> None:

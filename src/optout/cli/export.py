@@ -1,0 +1,115 @@
+"""``optout export`` (the nightly file for sending systems) and ``optout purge`` (retention)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optout.cli.output import JsonOption, QuietOption, emit_json, guarded, settings, transaction
+
+
+def _since(value: str | None) -> datetime | None:
+    from optout.errors import OptoutError
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise OptoutError(f"--since wants an ISO 8601 time such as 2026-11-01T00:00:00Z, not {value!r}") from None
+    if parsed.tzinfo:
+        from datetime import timezone
+
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+@guarded
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl, txt or sha256.")] = "csv",
+    output: Annotated[str | None, typer.Option("--output", "-o", help="File to write, or - for stdout.")] = None,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", help="Folder for dated files, a .sha256 each and a latest link.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only changes since this time (UTC), removals included.")] = None,
+    removed: Annotated[bool, typer.Option("--removed", help="txt/sha256 with --since: the removed list.")] = False,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the list for the systems that send mail, atomically."""
+    from optout import export as exporter
+    from optout.errors import OptoutError
+    from optout.models import ExportRun, utcnow
+
+    if fmt not in exporter.FORMATS:
+        raise OptoutError(f"unknown format {fmt!r}: use one of {', '.join(exporter.FORMATS)}")
+    if (output is None) == (output_dir is None):
+        raise OptoutError("give --output PATH (or -) or --output-dir DIR")
+    cfg = settings()
+    scope = exporter.Scope(since=_since(since), expire_days=cfg.expire_days, removed=removed)
+    started = utcnow()
+    with transaction(cfg) as conn, _progress(quiet) as tick:
+        def produce(stream) -> int:  # noqa: ANN001
+            return exporter.write(stream, exporter.rows(conn, scope), fmt, scope, tick)
+
+        if output == "-":
+            count, digest, path = produce(sys.stdout), None, None
+        else:
+            target = Path(output) if output else output_dir / exporter.dated_name(fmt, started)  # type: ignore[operator]
+            count, digest = exporter.atomic_write(target, produce)
+            if output_dir:
+                exporter.publish(output_dir, target, digest, fmt=fmt, keep=cfg.export_keep)
+            path = str(target)
+        conn.execute(ExportRun.__table__.insert().values(  # type: ignore[attr-defined]
+            at=started, format=fmt, rows=count, sha256=digest or "", path=path))
+    summary = {"format": fmt, "rows": count, "path": path, "sha256": digest}
+    if as_json:
+        emit_json(summary)
+    elif not quiet and output != "-":
+        typer.echo(f"{count} rows to {path} (sha256 {digest})", err=True)
+
+
+def _progress(quiet: bool):  # noqa: ANN202
+    """A row counter on a terminal; a no-op when quiet or piped."""
+    from contextlib import contextmanager, nullcontext
+
+    if quiet or not sys.stderr.isatty():
+        return nullcontext(lambda n: None)
+
+    @contextmanager
+    def counter():  # noqa: ANN202
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("exporting", total=None)
+            yield lambda n: bar.advance(task, n)
+
+    return counter()
+
+
+@guarded
+def purge(
+    raw_older_than: Annotated[int | None, typer.Option("--raw-older-than", min=1, help="Days; default: setting raw_retention_days.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Drop stored raw messages past the retention period; the evidence rows stay."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from optout.models import Message, utcnow
+
+    cfg = settings()
+    days = raw_older_than or cfg.raw_retention_days
+    table = Message.__table__  # type: ignore[attr-defined]
+    cutoff = utcnow() - timedelta(days=days)
+    with transaction(cfg) as conn:
+        purged = conn.execute(update(table).where(table.c.received_at < cutoff, table.c.raw.is_not(None))
+                              .values(raw=None)).rowcount
+    if as_json:
+        emit_json({"purged": purged, "older_than_days": days})
+    else:
+        typer.echo(f"purged the raw bytes of {purged} message(s) older than {days} days")

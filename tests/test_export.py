@@ -1,0 +1,143 @@
+"""The nightly export through the real CLI: formats, incremental changes, expiry, atomicity."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+
+def _listed(cli) -> None:  # noqa: ANN001
+    for query in ("Buyer.One@marketplace.amazon.de", "112-4455667-7788990", "=cmd@example.com", "gone@example.com"):
+        assert cli("add", query, "--reason", "seed").exit_code == 0
+    cli("remove", "gone@example.com", "--reason", "reinstated")
+
+
+def test_csv_has_every_field_and_only_listed_entries(cli, tmp_path: Path) -> None:
+    """csv: a header, one row per listed entry, removed ones left out, formulas neutralised."""
+    _listed(cli)
+    out = tmp_path / "list.csv"
+    result = cli("export", "--format", "csv", "--output", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    with out.open(newline="") as handle:
+        rows = sorted(csv.DictReader(handle), key=lambda r: r["value"])
+    assert [r["value"] for r in rows] == ["'=cmd@example.com", "112-4455667-7788990", "buyer.one@marketplace.amazon.de"]
+    assert set(rows[0]) == {"kind", "value", "buyer_email", "order_ids", "marketplace", "status", "first_seen",
+                            "last_seen", "reports", "verified", "removed_at", "removed_reason"}
+    assert rows[2]["marketplace"] == "amazon.de" and rows[2]["verified"] == "False"
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == 3 and summary["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def test_jsonl_txt_and_sha256(cli) -> None:
+    """jsonl carries the fields; txt one value a line; sha256 hashes trimmed lowercase addresses."""
+    _listed(cli)
+    jsonl = [json.loads(x) for x in cli("export", "--format", "jsonl", "-o", "-").stdout.splitlines()]
+    assert {r["status"] for r in jsonl} == {"listed"} and len(jsonl) == 3
+    txt = cli("export", "--format", "txt", "-o", "-").stdout.splitlines()
+    assert sorted(txt) == ["112-4455667-7788990", "=cmd@example.com", "buyer.one@marketplace.amazon.de"]
+    hashes = cli("export", "--format", "sha256", "-o", "-").stdout.splitlines()
+    assert sorted(hashes) == sorted(hashlib.sha256(a.encode()).hexdigest()
+                                    for a in ("=cmd@example.com", "buyer.one@marketplace.amazon.de"))
+
+
+def test_since_carries_removals(cli, engine) -> None:
+    """--since lists what changed, removals included as such; txt --removed is the removal list."""
+    _listed(cli)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entry SET updated_at = '2020-01-01 00:00:00' WHERE value = '=cmd@example.com'"))
+    changed = [json.loads(x) for x in cli("export", "--format", "jsonl", "-o", "-", "--since", "2025-01-01T00:00:00Z").stdout.splitlines()]
+    assert {r["value"]: r["status"] for r in changed} == {
+        "112-4455667-7788990": "listed", "buyer.one@marketplace.amazon.de": "listed", "gone@example.com": "removed"}
+    removed = cli("export", "--format", "txt", "-o", "-", "--since", "2025-01-01", "--removed").stdout
+    assert removed == "gone@example.com\n"
+    assert cli("export", "-o", "-", "--since", "last tuesday").exit_code == 2
+
+
+def test_expiry_is_honoured_by_export_and_check(cli, engine, monkeypatch) -> None:
+    """With expire_days set, entries not seen for that long drop out, and --since says expired."""
+    _listed(cli)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entry SET last_seen = '2020-01-01 00:00:00', updated_at = '2020-01-01 00:00:00' "
+                          "WHERE value = '112-4455667-7788990'"))
+    monkeypatch.setenv("OPTOUT_EXPIRE_DAYS", "365")
+    assert "112-4455667-7788990" not in cli("export", "--format", "txt", "-o", "-").stdout
+    check = json.loads(cli("check", "--json", "112-4455667-7788990").stdout)
+    assert (check["listed"], check["status"]) == (False, "expired")
+    since = [json.loads(x) for x in cli("export", "--format", "jsonl", "-o", "-", "--since", "2020-06-01").stdout.splitlines()]
+    assert {r["value"]: r["status"] for r in since}["112-4455667-7788990"] == "expired"
+
+
+def test_output_dir_dated_checksummed_linked_and_pruned(cli, tmp_path: Path, monkeypatch) -> None:
+    """--output-dir: dated files, a sha256sum-checkable .sha256 beside each, a latest link, keep N."""
+    _listed(cli)
+    monkeypatch.setenv("OPTOUT_EXPORT_KEEP", "2")
+    folder = tmp_path / "exports"
+    paths = []
+    for _ in range(3):
+        result = cli("export", "--format", "csv", "--output-dir", str(folder), "--json")
+        paths.append(Path(json.loads(result.stdout)["path"]))
+        import time
+
+        time.sleep(1.05)  # dated to the second
+    kept = sorted(p.name for p in folder.glob("optout-*.csv"))
+    assert kept == sorted(p.name for p in paths[1:])
+    assert (folder / "latest.csv").resolve() == paths[-1].resolve()
+    check = subprocess.run(["sha256sum", "-c", paths[-1].name + ".sha256"], cwd=folder, capture_output=True, text=True)
+    assert check.returncode == 0 and "OK" in check.stdout
+    assert not list(folder.glob(".*tmp"))
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert stats["last_export"]["rows"] == 3 and stats["last_export"]["path"] == str(paths[-1])
+
+
+def test_failed_export_leaves_the_previous_file(cli, tmp_path: Path, monkeypatch) -> None:
+    """A failure mid-stream (fault injected after some rows) exits 2; the old file stays whole."""
+    _listed(cli)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / "list.csv"
+    assert cli("export", "-o", str(out)).exit_code == 0
+    before = out.read_bytes()
+    from optout import export as exporter
+
+    real_rows = exporter.rows
+
+    def failing(conn, scope):  # noqa: ANN001, ANN202
+        for index, row in enumerate(real_rows(conn, scope)):
+            if index == 2:
+                raise OSError(5, "Input/output error")  # as a lost disk or connection would
+            yield row
+
+    monkeypatch.setattr(exporter, "rows", failing)
+    result = cli("export", "-o", str(out))
+    assert result.exit_code == 2 and result.stderr.startswith("optout: error:")
+    assert out.read_bytes() == before
+    assert [p.name for p in folder.iterdir()] == ["list.csv"]  # no temporary file left behind
+
+
+def test_export_bad_arguments(cli, tmp_path: Path) -> None:
+    """Unknown format, no destination, and a destination that is a folder: one line, exit 2."""
+    for args in (["--format", "xml", "-o", "-"], [], ["-o", str(tmp_path)]):
+        result = cli("export", *args)
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, args
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_purge_drops_raw_bytes_and_keeps_evidence(cli, account, engine, tmp_path: Path) -> None:
+    """purge empties old raw messages; the entry and its report remain."""
+    from conftest import NOTICES
+
+    cli("ingest", "--account", "acme", str(NOTICES / "en-direct.eml"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE message SET received_at = '2020-01-01 00:00:00'"))
+    result = json.loads(cli("purge", "--raw-older-than", "30", "--json").stdout)
+    assert result == {"purged": 1, "older_than_days": 30}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT raw FROM message")).scalar() is None
+    assert cli("check", "112-4455667-7788990").exit_code == 0
+    assert json.loads(cli("purge", "--json").stdout)["purged"] == 0
