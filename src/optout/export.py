@@ -46,8 +46,12 @@ def rows(conn: Connection, scope: Scope) -> Iterator[dict[str, Any]]:
     cutoff = now - timedelta(days=scope.expire_days) if scope.expire_days else None
     sql, params = _query(scope, cutoff, now)
     query = text(sql).execution_options(stream_results=True, yield_per=BATCH)  # this statement only
-    result = conn.execute(query, params)
     cutoff_text = iso(cutoff)
+    with conn.execute(query, params) as result:  # closes the server-side cursor however we stop
+        yield from _shaped(result, cutoff_text)
+
+
+def _shaped(result: Any, cutoff_text: str | None) -> Iterator[dict[str, Any]]:
     for partition in result.partitions(BATCH):
         for row in partition:
             status = row[5]
