@@ -232,3 +232,41 @@ def history(conn: Connection, *, value: str) -> list[dict[str, Any]]:
         .order_by(EVENT.c.id)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def withdraw(conn: Connection, *, account_id: int, reason: str) -> dict[str, int]:
+    """Withdraw every live report of an account; an entry left with no live report is removed.
+
+    Entries other accounts (or an operator) also reported stay listed, with their counts and
+    verified flag recomputed from what remains.
+    """
+    now = utcnow()
+    live = (REPORT.c.account_id == account_id) & REPORT.c.withdrawn_at.is_(None)
+    touched = conn.execute(select(REPORT.c.order_id, REPORT.c.buyer_email).where(live)).all()
+    values = sorted({v for pair in touched for v in pair if v})
+    conn.execute(update(REPORT).where(live).values(withdrawn_at=now))
+    removed = 0
+    for start in range(0, len(values), 500):
+        removed += _recount(conn, values[start : start + 500], reason=reason, now=now)
+    return {"reports": len(touched), "entries": len(values), "removed": removed}
+
+
+def _recount(conn: Connection, values: list[str], *, reason: str, now: datetime) -> int:
+    """Set each entry's count and verified flag from its live reports; remove the unsupported."""
+    remaining: dict[str, tuple[int, bool]] = {}
+    for column in (REPORT.c.order_id, REPORT.c.buyer_email):
+        query = (select(column, func.count(), func.max(case((REPORT.c.dkim == "pass", 1), else_=0)))
+                 .where(column.in_(values), REPORT.c.withdrawn_at.is_(None)).group_by(column))
+        for value, count, verified in conn.execute(query):
+            remaining[value] = (count, bool(verified))
+    unsupported = [v for v in values if v not in remaining]
+    for value, (count, verified) in remaining.items():
+        conn.execute(update(ENTRY).where(ENTRY.c.value == value)
+                     .values(report_count=count, verified=verified, updated_at=now))
+    if not unsupported:
+        return 0
+    gone = conn.execute(update(ENTRY).where(ENTRY.c.value.in_(unsupported), ENTRY.c.status == "listed")
+                        .values(status="removed", removed_at=now, removed_reason=reason, report_count=0,
+                                updated_at=now)).rowcount
+    log(conn, unsupported, action="withdrawn", actor="revoke", reason=reason)
+    return gone

@@ -112,3 +112,22 @@ def rotate(slug: SlugArg, as_json: JsonOption = False) -> None:
         emit_json(record)
     else:
         typer.echo(record["address"])
+
+
+@app.command("revoke")
+@guarded
+def revoke(
+    slug: SlugArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why; kept with every withdrawn entry.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Disable an account and withdraw its reports; entries only it supported are removed."""
+    from optout import accounts, entries
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        account = accounts.disable(conn, slug=slug, reason=f"revoked: {reason}")
+        done = entries.withdraw(conn, account_id=account["id"], reason=f"account {slug} revoked: {reason}")
+    record = {"slug": slug, "withdrawn_reports": done["reports"], "entries_touched": done["entries"],
+              "entries_removed": done["removed"]}
+    show_record(record, as_json=as_json)
