@@ -1,0 +1,91 @@
+"""deploy/ is checked by the tools that will read it: systemd-analyze, postconf and postmap, a
+YAML parser for compose; the container file and crontab by their shape."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+OPTOUT = Path(sys.executable).with_name("optout")
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+@pytest.mark.parametrize("unit", ["optout.service", "optout-export.service", "optout-export.timer"])
+def test_systemd_units_verify_cleanly(unit: str, tmp_path: Path) -> None:
+    """systemd-analyze verify finds nothing to say about each unit (paths pointed at this venv)."""
+    for name in ("optout.service", "optout-export.service", "optout-export.timer"):
+        text = (DEPLOY / "systemd" / name).read_text()
+        text = text.replace("/opt/optout/venv/bin/optout", str(OPTOUT)).replace("/etc/optout/optout.env", str(tmp_path / "env"))
+        (tmp_path / name).write_text(text)
+    shutil.copy(DEPLOY / "systemd" / "optout.env.example", tmp_path / "env")
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / unit)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_listener_unit_is_hardened() -> None:
+    """The listener runs as its own user with the usual hardening and a clean SIGTERM stop."""
+    text = (DEPLOY / "systemd" / "optout.service").read_text()
+    for line in ("User=optout", "NoNewPrivileges=yes", "ProtectSystem=strict", "KillSignal=SIGTERM",
+                 "ExecStart=/opt/optout/venv/bin/optout serve", "CapabilityBoundingSet="):
+        assert line in text.splitlines(), line
+
+
+def test_env_example_names_only_real_settings() -> None:
+    """Every OPTOUT_* in the example environment file is a setting optout knows."""
+    from optout.config import Settings
+
+    names = {line.split("=", 1)[0].lstrip("#") for line in (DEPLOY / "systemd" / "optout.env.example").read_text().splitlines()
+             if "=" in line and not line.startswith("# ")}
+    known = {f"OPTOUT_{field.upper()}" for field in Settings.model_fields}
+    assert names and names <= known, names - known
+
+
+@pytest.mark.skipif(not shutil.which("postconf"), reason="postfix not installed")
+def test_postfix_snippets_are_valid(tmp_path: Path) -> None:
+    """postconf reads main.cf without warnings; postmap builds the transport map."""
+    shutil.copy(DEPLOY / "postfix" / "main.cf", tmp_path / "main.cf")
+    if Path("/etc/postfix/master.cf").exists():
+        shutil.copy("/etc/postfix/master.cf", tmp_path / "master.cf")
+    checked = subprocess.run(["postconf", "-c", str(tmp_path), "-n"], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
+    assert "transport_maps = hash:/etc/postfix/transport" in checked.stdout
+    shutil.copy(DEPLOY / "postfix" / "transport", tmp_path / "transport")
+    mapped = subprocess.run(["postmap", "-c", str(tmp_path), f"hash:{tmp_path / 'transport'}"],
+                            capture_output=True, text=True, timeout=60)
+    assert mapped.returncode == 0, mapped.stderr
+    looked_up = subprocess.run(["postmap", "-c", str(tmp_path), "-q", "optout.example.com", f"hash:{tmp_path / 'transport'}"],
+                               capture_output=True, text=True, timeout=60)
+    assert looked_up.stdout.strip() == "smtp:[127.0.0.1]:2525"
+
+
+def test_compose_file_wires_listeners_to_postgres() -> None:
+    """compose.yaml parses, and its listeners use the PostgreSQL service."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"db", "listener", "export"} <= set(services)
+    assert services["listener"]["environment"]["OPTOUT_DATABASE_URL"].startswith("postgresql://optout:optout@db:")
+    assert services["listener"]["build"]["dockerfile"] == "deploy/Containerfile"
+    assert services["listener"]["deploy"]["replicas"] == 2
+
+
+def test_containerfile_installs_and_serves() -> None:
+    """The image installs the package as a non-root user and runs the migrations then serve."""
+    lines = (DEPLOY / "Containerfile").read_text().splitlines()
+    assert lines[next(i for i, line in enumerate(lines) if line.startswith("FROM"))].startswith("FROM python:3.1")
+    assert "USER optout" in lines and "STOPSIGNAL SIGTERM" in lines
+    assert any("optout db upgrade && exec optout serve" in line for line in lines if line.startswith("CMD"))
+
+
+def test_crontab_line_has_five_time_fields_and_runs_export() -> None:
+    """The crontab example is one entry: five time fields, then the export and purge."""
+    entries = [line for line in (DEPLOY / "crontab.example").read_text().splitlines() if line and not line.startswith("#")]
+    assert len(entries) == 1
+    fields = entries[0].split(None, 5)
+    assert fields[:5] == ["30", "2", "*", "*", "*"] and "optout export" in fields[5] and "optout purge" in fields[5]
