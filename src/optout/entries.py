@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, literal, select, update
 
+from optout import bulk
 from optout.identifiers import Query, marketplace_of
 from optout.models import Entry, Event, Report, utcnow
 
@@ -96,28 +97,24 @@ def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None 
     return result
 
 
+REPORT_COLUMNS = ("dedup_key", "account_id", "message_id", "order_id", "buyer_email", "marketplace",
+                  "source", "dkim", "dkim_domain", "received_at", "note", "listed_new")
+
+
 def _insert_reports(conn: Connection, reports: Sequence[NewReport]) -> list[NewReport]:
     by_key: dict[str, NewReport] = {}
     for report in reports:
         by_key.setdefault(report.dedup_key, report)
     rows = [_report_row(key, r) for key, r in sorted(by_key.items())]
-    inserted = conn.execute(prepared(conn, _report_insert), rows).scalars().all()
-    return [by_key[key] for key in inserted]
+    inserted = bulk.insert(conn, table="report", columns=REPORT_COLUMNS, rows=rows,
+                           tail="ON CONFLICT (dedup_key) DO NOTHING", returning="dedup_key")
+    return [by_key[key] for (key,) in inserted]
 
 
-def _report_insert(conn: Connection) -> Any:
-    stmt = insert_for(conn, REPORT).on_conflict_do_nothing(index_elements=["dedup_key"])
-    return stmt.returning(REPORT.c.dedup_key)
-
-
-def _report_row(key: str, r: NewReport) -> dict[str, Any]:
-    return {
-        "dedup_key": key, "account_id": r.account_id, "message_id": r.message_id,
-        "order_id": r.order_id, "buyer_email": r.buyer_email,
-        "marketplace": r.marketplace or marketplace_of(r.buyer_email), "source": r.source,
-        "dkim": r.dkim, "dkim_domain": r.dkim_domain, "received_at": r.received_at,
-        "note": r.note, "listed_new": False,
-    }
+def _report_row(key: str, r: NewReport) -> tuple[Any, ...]:
+    return (key, r.account_id, r.message_id, r.order_id, r.buyer_email,
+            r.marketplace or marketplace_of(r.buyer_email), r.source, r.dkim, r.dkim_domain,
+            r.received_at, r.note, False)
 
 
 def _entry_rows(reports: list[NewReport]) -> list[dict[str, Any]]:
@@ -152,36 +149,29 @@ def _rounds(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [[bucket[v] for v in sorted(bucket)] for bucket in rounds]
 
 
+ENTRY_COLUMNS = ("kind", "value", "buyer_email", "order_ids", "marketplace", "status", "first_seen",
+                 "last_seen", "report_count", "verified", "updated_at")
+# A new report for a known identifier: relist it, count the report, widen first/last seen, keep
+# what was known of the buyer, and add the order ID to an address entry's list once.
+_UPSERT = """ON CONFLICT (value) DO UPDATE SET
+    status = 'listed', removed_at = NULL, removed_reason = NULL,
+    report_count = entry.report_count + excluded.report_count,
+    first_seen = CASE WHEN excluded.first_seen < entry.first_seen THEN excluded.first_seen ELSE entry.first_seen END,
+    last_seen = CASE WHEN excluded.last_seen > entry.last_seen THEN excluded.last_seen ELSE entry.last_seen END,
+    verified = (entry.verified OR excluded.verified),
+    buyer_email = COALESCE(entry.buyer_email, excluded.buyer_email),
+    marketplace = COALESCE(entry.marketplace, excluded.marketplace),
+    order_ids = CASE
+        WHEN excluded.order_ids IS NULL THEN entry.order_ids
+        WHEN entry.order_ids IS NULL THEN excluded.order_ids
+        WHEN ' ' || entry.order_ids || ' ' LIKE '% ' || excluded.order_ids || ' %' THEN entry.order_ids
+        ELSE entry.order_ids || ' ' || excluded.order_ids END,
+    updated_at = excluded.updated_at"""
+
+
 def _upsert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    conn.execute(prepared(conn, _entry_upsert), rows)
-
-
-def _entry_upsert(conn: Connection) -> Any:
-    stmt = insert_for(conn, ENTRY)
-    new, old = stmt.excluded, ENTRY.c
-    spaced = literal(" ") + old.order_ids + literal(" ")
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["value"],
-        set_={
-            "status": "listed",
-            "removed_at": None,
-            "removed_reason": None,
-            "report_count": old.report_count + new.report_count,
-            "first_seen": case((new.first_seen < old.first_seen, new.first_seen), else_=old.first_seen),
-            "last_seen": case((new.last_seen > old.last_seen, new.last_seen), else_=old.last_seen),
-            "verified": old.verified | new.verified,
-            "buyer_email": func.coalesce(old.buyer_email, new.buyer_email),
-            "marketplace": func.coalesce(old.marketplace, new.marketplace),
-            "order_ids": case(
-                (new.order_ids.is_(None), old.order_ids),
-                (old.order_ids.is_(None), new.order_ids),
-                (spaced.like(literal("% ") + new.order_ids + literal(" %")), old.order_ids),
-                else_=old.order_ids + literal(" ") + new.order_ids,
-            ),
-            "updated_at": new.updated_at,
-        },
-    )
-    return stmt
+    values = [tuple(row[c] for c in ENTRY_COLUMNS) for row in rows]
+    bulk.insert(conn, table="entry", columns=ENTRY_COLUMNS, rows=values, tail=_UPSERT)
 
 
 def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:

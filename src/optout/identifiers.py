@@ -61,7 +61,10 @@ def _validated(value: str) -> str:
 
 def parse_query(text: str) -> Query:
     """Classify user input as an order ID or a buyer address."""
-    stripped = text.strip().strip("[]()<>").strip()
+    stripped = text.strip()
+    if len(stripped) == 19 and ORDER_ID.fullmatch(stripped):  # the common case, first
+        return Query("order", stripped)
+    stripped = stripped.strip("[]()<>").strip()
     if ORDER_ID.fullmatch(stripped):
         return Query("order", stripped)
     if "@" in stripped:

@@ -12,12 +12,13 @@ from typing import Any
 
 from optout.identifiers import Query
 
-BATCH = 500  # well under SQLite's 32,766 bound parameters
+BATCH = 2000  # well under SQLite's 32,766 bound parameters; fewer, larger lookups
 
 _ENTRY_COLUMNS = (
     "kind, value, buyer_email, order_ids, marketplace, status, first_seen, last_seen, "
     "report_count, verified, removed_at, removed_reason"
 )
+_NAMES = [c.strip() for c in _ENTRY_COLUMNS.split(",")]
 
 
 def iso(value: Any) -> str | None:
@@ -45,14 +46,13 @@ def listed_values(conn: Any, ph: str, values: list[str], *, cutoff: str | None) 
     """The subset of ``values`` that is listed now."""
     if not values:
         return set()
-    sql = f"SELECT value FROM entry WHERE status = 'listed' AND value IN {_in(ph, len(values))}"
-    params: list[Any] = list(values)
-    if cutoff:
-        sql += f" AND last_seen >= {ph}"
-        params.append(cutoff)
+    # Only ``value`` in the WHERE clause: with ``status`` there too, SQLite (before ANALYZE)
+    # prefers the status index and scans every listed entry for each batch.
     cursor = conn.cursor()
-    cursor.execute(sql, params)
-    return {row[0] for row in cursor.fetchall()}
+    cursor.execute(f"SELECT value, status, last_seen FROM entry WHERE value IN {_in(ph, len(values))}", values)
+    cutoff_iso = iso(cutoff)
+    return {value for value, status, last_seen in cursor.fetchall()
+            if status == "listed" and not (cutoff_iso and iso(last_seen) < cutoff_iso)}  # type: ignore[operator]
 
 
 def check(
@@ -77,8 +77,7 @@ def _check_batch(
     cursor.execute(
         f"SELECT {_ENTRY_COLUMNS} FROM entry WHERE value IN {_in(ph, len(values))}", values
     )
-    names = [c.strip() for c in _ENTRY_COLUMNS.split(",")]
-    rows = {row[1]: dict(zip(names, row)) for row in cursor.fetchall()}
+    rows = {row[1]: dict(zip(_NAMES, row)) for row in cursor.fetchall()}
     accounts = _reporting_accounts(conn, ph, list(rows)) if detail and rows else {}
     for query in batch:
         row = rows.get(query.value)
