@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -30,15 +31,17 @@ def insert(conn: Connection, *, table: str, columns: Sequence[str], rows: Sequen
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        params = [_adapt(v) if sqlite else v for row in chunk for v in row]
+        if sqlite:
+            params = [_stamp(v) if v.__class__ is datetime else v for row in chunk for v in row]
+        else:
+            params = [v for row in chunk for v in row]
         result = conn.exec_driver_sql(head + ", ".join([group] * len(chunk)) + end, tuple(params))
         if returning:
             found.extend(tuple(r) for r in result.fetchall())
     return found
 
 
-def _adapt(value: Any) -> Any:
-    """Store a datetime as SQLAlchemy's SQLite dialect does, so both paths read back alike."""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+@lru_cache(maxsize=256)  # a batch shares a handful of timestamps
+def _stamp(value: datetime) -> str:
+    """A datetime as SQLAlchemy's SQLite dialect stores it, so both paths read back alike."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")

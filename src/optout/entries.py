@@ -36,10 +36,10 @@ class NewReport:
     dkim_domain: str | None = None
     received_at: datetime = field(default_factory=utcnow)
     note: str | None = None
+    dedup_key: str = field(init=False)
 
-    @property
-    def dedup_key(self) -> str:
-        return hashlib.sha256(self.dedup.encode()).hexdigest()[:32]
+    def __post_init__(self) -> None:
+        self.dedup_key = hashlib.sha256(self.dedup.encode()).hexdigest()[:32]
 
 
 @dataclass(slots=True)
@@ -118,7 +118,7 @@ def _report_row(key: str, r: NewReport) -> tuple[Any, ...]:
 
 
 def _entry_rows(reports: list[NewReport]) -> list[dict[str, Any]]:
-    now = utcnow()
+    now = utcnow()  # one updated_at for the batch
     rows = []
     for r in reports:
         common = {

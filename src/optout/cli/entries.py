@@ -79,7 +79,7 @@ def import_(
         raise OptoutError(f"unknown format {fmt!r}: use txt or csv")
     cfg = settings()
     stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8-sig", newline="")
-    eng = engine(cfg)
+    eng = engine(cfg, durable=False)  # an import is idempotent: after a power cut, run it again
     try:
         with _bar(quiet) as advance:
             result = imports.run(eng, stream, fmt=fmt, column=column, reason=reason, on_batch=advance)
