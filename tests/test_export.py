@@ -29,9 +29,22 @@ def test_csv_has_every_field_and_only_listed_entries(cli, tmp_path: Path) -> Non
     assert [r["value"] for r in rows] == ["'=cmd@example.com", "112-4455667-7788990", "buyer.one@marketplace.amazon.de"]
     assert set(rows[0]) == {"kind", "value", "buyer_email", "order_ids", "marketplace", "status", "first_seen",
                             "last_seen", "reports", "verified", "removed_at", "removed_reason"}
-    assert rows[2]["marketplace"] == "amazon.de" and rows[2]["verified"] == "False"
+    assert rows[2]["marketplace"] == "amazon.de" and rows[2]["verified"] == "false"
     summary = json.loads(result.stdout)
     assert summary["rows"] == 3 and summary["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def test_csv_neutralises_every_formula_start(cli, tmp_path: Path) -> None:
+    """Values starting with = + - (and a reason starting with =) are prefixed in csv only."""
+    for query in ("+sum@example.com", "-neg@example.com", "=cmd@example.com"):
+        assert cli("add", "--reason", "seed", "--", query).exit_code == 0  # -- : not an option
+    cli("remove", "=cmd@example.com", "--reason", "=HYPERLINK(\"http://x\")")
+    out = cli("export", "--format", "csv", "-o", "-", "--since", "2000-01-01").stdout
+    rows = {r["value"]: r for r in csv.DictReader(out.splitlines())}
+    assert set(rows) == {"'+sum@example.com", "'-neg@example.com", "'=cmd@example.com"}
+    assert rows["'=cmd@example.com"]["removed_reason"] == "'=HYPERLINK(\"http://x\")"
+    jsonl = {json.loads(x)["value"] for x in cli("export", "--format", "jsonl", "-o", "-").stdout.splitlines()}
+    assert jsonl == {"+sum@example.com", "-neg@example.com"}  # JSON is data, not a spreadsheet
 
 
 def test_jsonl_txt_and_sha256(cli) -> None:

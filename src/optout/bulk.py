@@ -32,7 +32,7 @@ def insert(conn: Connection, *, table: str, columns: Sequence[str], rows: Sequen
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
         if sqlite:
-            params = [_stamp(v) if v.__class__ is datetime else v for row in chunk for v in row]
+            params = [stamp(v) if v.__class__ is datetime else v for row in chunk for v in row]
         else:
             params = [v for row in chunk for v in row]
         result = conn.exec_driver_sql(head + ", ".join([group] * len(chunk)) + end, tuple(params))
@@ -42,6 +42,6 @@ def insert(conn: Connection, *, table: str, columns: Sequence[str], rows: Sequen
 
 
 @lru_cache(maxsize=256)  # a batch shares a handful of timestamps
-def _stamp(value: datetime) -> str:
+def stamp(value: datetime) -> str:
     """A datetime as SQLAlchemy's SQLite dialect stores it, so both paths read back alike."""
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,16 +21,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from optout.lookup import iso
+from optout.bulk import stamp
 from optout.models import utcnow
 
 FORMATS = ("csv", "jsonl", "txt", "sha256")
 COLUMNS = ["kind", "value", "buyer_email", "order_ids", "marketplace", "status", "first_seen",
            "last_seen", "reports", "verified", "removed_at", "removed_reason"]
 BATCH = 10_000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(slots=True)
@@ -40,70 +41,84 @@ class Scope:
     removed: bool = False  # txt/sha256 with since: the removed list instead of the listed one
 
 
-def rows(conn: Connection, scope: Scope) -> Iterator[dict[str, Any]]:
-    """The entries in scope, in value order, with their status as a consumer should apply it."""
+def rows(conn: Connection, scope: Scope, *, spreadsheet_safe: bool = False) -> Iterator[tuple[Any, ...]]:
+    """The entries in scope as tuples in COLUMNS order (oldest entry first), shaped by the
+    database (times as ISO 8601 UTC, verified as true/false, expired entries marked, and with
+    ``spreadsheet_safe`` formula-like text neutralised) so Python only streams them."""
     now = utcnow()
     cutoff = now - timedelta(days=scope.expire_days) if scope.expire_days else None
-    sql, params = _query(scope, cutoff, now)
-    query = text(sql).execution_options(stream_results=True, yield_per=BATCH)  # this statement only
-    cutoff_text = iso(cutoff)
-    with conn.execute(query, params) as result:  # closes the server-side cursor however we stop
-        yield from _shaped(result, cutoff_text)
+    sql, params = _query(conn.dialect.name, scope, cutoff, now, safe=spreadsheet_safe)
+    yield from _stream(conn, sql, params)
 
 
-def _shaped(result: Any, cutoff_text: str | None) -> Iterator[dict[str, Any]]:
-    for partition in result.partitions(BATCH):
-        for row in partition:
-            status = row[5]
-            if cutoff_text and status == "listed" and iso(row[7]) < cutoff_text:  # type: ignore[operator]
-                status = "expired"
-            yield {
-                "kind": row[0], "value": row[1], "buyer_email": row[2], "order_ids": row[3],
-                "marketplace": row[4], "status": status, "first_seen": iso(row[6]),
-                "last_seen": iso(row[7]), "reports": row[8], "verified": bool(row[9]),
-                "removed_at": iso(row[10]), "removed_reason": row[11],
-            }
+def _stream(conn: Connection, sql: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows straight from the driver's cursor (SQLAlchemy's Row wrapping costs more than the
+    CSV writer): fetchmany on SQLite, a named server-side cursor on PostgreSQL."""
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql, {k: stamp(v) for k, v in params.items()})
+    else:
+        cursor = driver.cursor(name="optout_export")  # type: ignore[union-attr]
+        cursor.itersize = BATCH
+        cursor.execute(re.sub(r"(?<![\w:]):(\w+)", r"%(\1)s", sql), params)  # :name -> %(name)s
+    try:
+        while batch := cursor.fetchmany(BATCH):
+            yield from batch
+    finally:
+        cursor.close()  # however the consumer stops
 
 
-def _query(scope: Scope, cutoff: datetime | None, now: datetime) -> tuple[str, dict[str, Any]]:
-    select = ("SELECT kind, value, buyer_email, order_ids, marketplace, status, first_seen, last_seen, "
-              "report_count, verified, removed_at, removed_reason FROM entry WHERE ")
+def _iso_sql(dialect: str, column: str) -> str:
+    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff': cut, cheaper than strftime
+        return f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || 'Z'"
+    return f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+
+def _safe_sql(dialect: str, column: str, *, safe: bool) -> str:
+    """The column, with a leading apostrophe where a spreadsheet would take it for a formula."""
+    if not safe:
+        return column
+    char = "char" if dialect == "sqlite" else "chr"
+    starts = f"('=', '+', '-', '@', {char}(9), {char}(13))"
+    return f"CASE WHEN substr({column}, 1, 1) IN {starts} THEN '''' || {column} ELSE {column} END"
+
+
+def _query(dialect: str, scope: Scope, cutoff: datetime | None, now: datetime, *,
+           safe: bool = False) -> tuple[str, dict[str, Any]]:
+    status = "CASE WHEN status = 'listed' AND last_seen < :cutoff THEN 'expired' ELSE status END" if cutoff else "status"
+    select = (f"SELECT kind, {_safe_sql(dialect, 'value', safe=safe)}, "
+              f"{_safe_sql(dialect, 'buyer_email', safe=safe)}, order_ids, marketplace, {status}, "
+              f"{_iso_sql(dialect, 'first_seen')}, {_iso_sql(dialect, 'last_seen')}, report_count, "
+              f"CASE WHEN verified THEN 'true' ELSE 'false' END, {_iso_sql(dialect, 'removed_at')}, "
+              f"{_safe_sql(dialect, 'removed_reason', safe=safe)} FROM entry WHERE ")
     params: dict[str, Any] = {}
+    if cutoff:
+        params["cutoff"] = cutoff
     if scope.since is None:
         where = "status = 'listed'"
         if cutoff:
             where += " AND last_seen >= :cutoff"
-            params["cutoff"] = cutoff
     else:
         where = "updated_at >= :since"
         params["since"] = scope.since
         if cutoff:  # entries that expired since then changed too, without being touched
             where = f"({where} OR (status = 'listed' AND last_seen < :cutoff AND last_seen >= :expired_from))"
-            params["cutoff"] = cutoff
             params["expired_from"] = scope.since - (now - cutoff)
-    return select + where + " ORDER BY value", params
+    return select + where + " ORDER BY id", params  # table order: a scan, not an index walk
 
 
-def neutralise(value: Any) -> Any:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def write(stream: IO[str], entries: Iterator[dict[str, Any]], fmt: str, scope: Scope,
+def write(stream: IO[str], entries: Iterator[tuple[Any, ...]], fmt: str, scope: Scope,
           tick: Callable[[int], None] = lambda n: None) -> int:
     """Write entries in ``fmt``; returns how many rows went out."""
+    if fmt == "csv":
+        return _csv(stream, entries, tick)
     count = 0
-    writer = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
-    if writer:
-        writer.writerow(COLUMNS)
     for row in entries:
-        line = _line(row, fmt, scope, writer)
+        line = _line(row, fmt, scope)
         if line is None:
             continue
-        if line:
-            stream.write(line)
+        stream.write(line)
         count += 1
         if count % BATCH == 0:
             tick(BATCH)
@@ -111,20 +126,45 @@ def write(stream: IO[str], entries: Iterator[dict[str, Any]], fmt: str, scope: S
     return count
 
 
-def _line(row: dict[str, Any], fmt: str, scope: Scope, writer: Any) -> str | None:
-    if writer is not None:
-        writer.writerow([neutralise(row[c]) for c in COLUMNS])
-        return ""
+def _csv(stream: IO[str], entries: Iterator[tuple[Any, ...]], tick: Callable[[int], None]) -> int:
+    """CSV in batches: rows go to a buffer in C, and the stream sees one write per batch.
+    (Formula neutralising is done by the query: see ``rows(spreadsheet_safe=True)``.)"""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    while batch := list(itertools.islice(entries, BATCH)):
+        count += _flush(stream, buffer, writer, batch, tick)
+    if not count:
+        stream.write(buffer.getvalue())  # the header alone
+    return count
+
+
+def _flush(stream: IO[str], buffer: io.StringIO, writer: Any, batch: list[tuple[Any, ...]],
+           tick: Callable[[int], None]) -> int:
+    writer.writerows(batch)
+    stream.write(buffer.getvalue())
+    buffer.seek(0)
+    buffer.truncate()
+    done = len(batch)
+    batch.clear()
+    tick(done)
+    return done
+
+
+def _line(row: tuple[Any, ...], fmt: str, scope: Scope) -> str | None:
+    kind, value, status = row[0], row[1], row[5]
     if fmt == "jsonl":
-        return json.dumps(row, ensure_ascii=False) + "\n"
-    wanted = "removed" if scope.removed else "listed"
-    if (row["status"] == "listed") != (wanted == "listed"):
+        record = dict(zip(COLUMNS, row))
+        record["verified"] = record["verified"] == "true"
+        return json.dumps(record, ensure_ascii=False) + "\n"
+    if (status == "listed") == scope.removed:
         return None  # txt and sha256 carry one list: listed, or (with --removed) taken off
     if fmt == "txt":
-        return row["value"] + "\n"
-    if row["kind"] != "email":
+        return value + "\n"
+    if kind != "email":
         return None  # sha256 is for addresses only: partners match hashed addresses
-    return hashlib.sha256(row["value"].strip().lower().encode()).hexdigest() + "\n"
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest() + "\n"
 
 
 def atomic_write(path: Path, produce: Callable[[IO[str]], int]) -> tuple[int, str]:

@@ -52,7 +52,8 @@ def export(
     started = utcnow()
     with transaction(cfg) as conn, _progress(quiet) as tick:
         def produce(stream) -> int:  # noqa: ANN001
-            return exporter.write(stream, exporter.rows(conn, scope), fmt, scope, tick)
+            entries = exporter.rows(conn, scope, spreadsheet_safe=fmt == "csv")
+            return exporter.write(stream, entries, fmt, scope, tick)
 
         if output == "-":
             count, digest, path = produce(sys.stdout), None, None
