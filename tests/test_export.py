@@ -120,8 +120,8 @@ def test_failed_export_leaves_the_previous_file(cli, tmp_path: Path, monkeypatch
 
     real_rows = exporter.rows
 
-    def failing(conn, scope):  # noqa: ANN001, ANN202
-        for index, row in enumerate(real_rows(conn, scope)):
+    def failing(conn, scope, **options):  # noqa: ANN001, ANN003, ANN202
+        for index, row in enumerate(real_rows(conn, scope, **options)):
             if index == 2:
                 raise OSError(5, "Input/output error")  # as a lost disk or connection would
             yield row
