@@ -118,15 +118,15 @@ def test_failed_export_leaves_the_previous_file(cli, tmp_path: Path, monkeypatch
     before = out.read_bytes()
     from optout import export as exporter
 
-    real_rows = exporter.rows
+    real_stream = exporter._stream
 
-    def failing(conn, scope, **options):  # noqa: ANN001, ANN003, ANN202
-        for index, row in enumerate(real_rows(conn, scope, **options)):
+    def failing(*args):  # noqa: ANN002, ANN202
+        for index, row in enumerate(real_stream(*args)):
             if index == 2:
                 raise OSError(5, "Input/output error")  # as a lost disk or connection would
             yield row
 
-    monkeypatch.setattr(exporter, "rows", failing)
+    monkeypatch.setattr(exporter, "_stream", failing)
     result = cli("export", "-o", str(out))
     assert result.exit_code == 2 and result.stderr.startswith("optout: error:")
     assert out.read_bytes() == before

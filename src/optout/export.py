@@ -7,11 +7,11 @@ sees the old file or the new one, never half of one.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import itertools
 import json
+import operator
 import os
 import re
 import tempfile
@@ -24,7 +24,9 @@ from typing import IO, Any
 from sqlalchemy import Connection
 
 from optout.bulk import stamp
-from optout.models import utcnow
+
+__all__ = ["FORMATS", "Scope", "atomic_write", "dated_name", "export", "publish", "stamp"]
+from optout.clock import utcnow
 
 FORMATS = ("csv", "jsonl", "txt", "sha256")
 COLUMNS = ["kind", "value", "buyer_email", "order_ids", "marketplace", "status", "first_seen",
@@ -41,14 +43,21 @@ class Scope:
     removed: bool = False  # txt/sha256 with since: the removed list instead of the listed one
 
 
-def rows(conn: Connection, scope: Scope, *, spreadsheet_safe: bool = False) -> Iterator[tuple[Any, ...]]:
-    """The entries in scope as tuples in COLUMNS order (oldest entry first), shaped by the
-    database (times as ISO 8601 UTC, verified as true/false, expired entries marked, and with
-    ``spreadsheet_safe`` formula-like text neutralised) so Python only streams them."""
-    now = utcnow()
-    cutoff = now - timedelta(days=scope.expire_days) if scope.expire_days else None
-    sql, params = _query(conn.dialect.name, scope, cutoff, now, safe=spreadsheet_safe)
-    yield from _stream(conn, sql, params)
+def export(conn: Connection, stream: IO[str], *, fmt: str, scope: Scope,
+           tick: Callable[[int], None] = lambda n: None) -> int:
+    """Write the entries in scope to ``stream`` in ``fmt``; returns how many rows went out."""
+    if fmt == "csv":
+        return _write_csv(stream, _stream(conn, *_query(conn, scope, csv=True)), tick)
+    count = 0
+    for row in _stream(conn, *_query(conn, scope, csv=False)):
+        line = _line(row, fmt, scope)
+        if line is not None:
+            stream.write(line)
+            count += 1
+            if count % BATCH == 0:
+                tick(BATCH)
+    tick(count % BATCH)
+    return count
 
 
 def _stream(conn: Connection, sql: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
@@ -61,12 +70,36 @@ def _stream(conn: Connection, sql: str, params: dict[str, Any]) -> Iterator[tupl
     else:
         cursor = driver.cursor(name="optout_export")  # type: ignore[union-attr]
         cursor.itersize = BATCH
-        cursor.execute(re.sub(r"(?<![\w:]):(\w+)", r"%(\1)s", sql), params)  # :name -> %(name)s
+        pg_sql = re.sub(r"(?<![\w:]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))  # :name -> %(name)s
+        cursor.execute(pg_sql, params)
     try:
         while batch := cursor.fetchmany(BATCH):
             yield from batch
     finally:
         cursor.close()  # however the consumer stops
+
+
+def _query(conn: Connection, scope: Scope, *, csv: bool) -> tuple[str, dict[str, Any]]:
+    """The SELECT for a scope: one column per field, or (csv) one finished CSV line per row."""
+    dialect = conn.dialect.name
+    now = utcnow()
+    cutoff = now - timedelta(days=scope.expire_days) if scope.expire_days else None
+    fields = _fields(dialect, expiring=cutoff is not None)
+    if csv:
+        fields = [_csv_field(dialect, expr, name) for name, expr in zip(COLUMNS, fields)]
+        select = "SELECT " + " || ',' || ".join(fields) + " FROM entry WHERE "
+    else:
+        select = "SELECT " + ", ".join(fields) + " FROM entry WHERE "
+    where, params = _where(dialect, scope, cutoff, now)
+    return select + where + " ORDER BY id", params  # table order: a scan, not an index walk
+
+
+def _fields(dialect: str, *, expiring: bool) -> list[str]:
+    """SQL for each of COLUMNS: times as ISO 8601 UTC, verified as true/false, expiry marked."""
+    status = "CASE WHEN status = 'listed' AND last_seen < :cutoff THEN 'expired' ELSE status END" if expiring else "status"
+    return ["kind", "value", "buyer_email", "order_ids", "marketplace", status, _iso_sql(dialect, "first_seen"),
+            _iso_sql(dialect, "last_seen"), "report_count", "CASE WHEN verified THEN 'true' ELSE 'false' END",
+            _iso_sql(dialect, "removed_at"), "removed_reason"]
 
 
 def _iso_sql(dialect: str, column: str) -> str:
@@ -75,81 +108,55 @@ def _iso_sql(dialect: str, column: str) -> str:
     return f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 
-def _safe_sql(dialect: str, column: str, *, safe: bool) -> str:
-    """The column, with a leading apostrophe where a spreadsheet would take it for a formula."""
-    if not safe:
-        return column
-    char = "char" if dialect == "sqlite" else "chr"
-    starts = f"('=', '+', '-', '@', {char}(9), {char}(13))"
-    return f"CASE WHEN substr({column}, 1, 1) IN {starts} THEN '''' || {column} ELSE {column} END"
+_FREE_TEXT = ("value", "buyer_email", "removed_reason")  # text a person or a sender chose
+_NULLABLE = ("buyer_email", "order_ids", "marketplace", "removed_at", "removed_reason")
 
 
-def _query(dialect: str, scope: Scope, cutoff: datetime | None, now: datetime, *,
-           safe: bool = False) -> tuple[str, dict[str, Any]]:
-    status = "CASE WHEN status = 'listed' AND last_seen < :cutoff THEN 'expired' ELSE status END" if cutoff else "status"
-    select = (f"SELECT kind, {_safe_sql(dialect, 'value', safe=safe)}, "
-              f"{_safe_sql(dialect, 'buyer_email', safe=safe)}, order_ids, marketplace, {status}, "
-              f"{_iso_sql(dialect, 'first_seen')}, {_iso_sql(dialect, 'last_seen')}, report_count, "
-              f"CASE WHEN verified THEN 'true' ELSE 'false' END, {_iso_sql(dialect, 'removed_at')}, "
-              f"{_safe_sql(dialect, 'removed_reason', safe=safe)} FROM entry WHERE ")
+def _csv_field(dialect: str, expr: str, name: str) -> str:
+    """A field as it goes into a CSV line: NULL as empty; free text neutralised for spreadsheets
+    (a leading = + - @ tab or CR gets an apostrophe); a reason quoted as RFC 4180 wants.
+    (Addresses need no quoting: normalised addresses hold no comma, quote or line break.)"""
+    if name in _FREE_TEXT:
+        char, find = ("char", "instr") if dialect == "sqlite" else ("chr", "strpos")
+        formula = f"{find}('=+-@' || {char}(9) || {char}(13), substr({expr}, 1, 1)) > 0"
+        expr = f"(CASE WHEN {formula} THEN '''' || {expr} ELSE {expr} END)"
+        if name == "removed_reason":
+            special = " OR ".join(f"{find}({expr}, {c}) > 0" for c in ("','", "'\"'", f"{char}(10)", f"{char}(13)"))
+            expr = f"(CASE WHEN {special} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' ELSE {expr} END)"
+    return f"COALESCE({expr}, '')" if name in _NULLABLE else f"({expr})"
+
+
+def _where(dialect: str, scope: Scope, cutoff: datetime | None, now: datetime) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     if cutoff:
         params["cutoff"] = cutoff
     if scope.since is None:
-        where = "status = 'listed'"
+        # SQLite: "+status" keeps it off the status index; most entries are listed, so a scan in
+        # rowid (= id) order is faster and needs no sort for ORDER BY id.
+        where = ("+status" if dialect == "sqlite" else "status") + " = 'listed'"
         if cutoff:
             where += " AND last_seen >= :cutoff"
-    else:
-        where = "updated_at >= :since"
-        params["since"] = scope.since
-        if cutoff:  # entries that expired since then changed too, without being touched
-            where = f"({where} OR (status = 'listed' AND last_seen < :cutoff AND last_seen >= :expired_from))"
-            params["expired_from"] = scope.since - (now - cutoff)
-    return select + where + " ORDER BY id", params  # table order: a scan, not an index walk
+        return where, params
+    params["since"] = scope.since
+    if not cutoff:
+        return "updated_at >= :since", params
+    # entries that expired since then changed too, without being touched
+    params["expired_from"] = scope.since - (now - cutoff)
+    return "(updated_at >= :since OR (status = 'listed' AND last_seen < :cutoff AND last_seen >= :expired_from))", params
 
 
-def write(stream: IO[str], entries: Iterator[tuple[Any, ...]], fmt: str, scope: Scope,
-          tick: Callable[[int], None] = lambda n: None) -> int:
-    """Write entries in ``fmt``; returns how many rows went out."""
-    if fmt == "csv":
-        return _csv(stream, entries, tick)
+_first = operator.itemgetter(0)
+
+
+def _write_csv(stream: IO[str], lines: Iterator[tuple[str]], tick: Callable[[int], None]) -> int:
+    """The header, then the lines the database built, one write per batch."""
+    stream.write(",".join(COLUMNS) + "\n")
     count = 0
-    for row in entries:
-        line = _line(row, fmt, scope)
-        if line is None:
-            continue
-        stream.write(line)
-        count += 1
-        if count % BATCH == 0:
-            tick(BATCH)
-    tick(count % BATCH)
+    while batch := list(itertools.islice(lines, BATCH)):
+        stream.write("\n".join(map(_first, batch)) + "\n")
+        count += len(batch)
+        tick(len(batch))
     return count
-
-
-def _csv(stream: IO[str], entries: Iterator[tuple[Any, ...]], tick: Callable[[int], None]) -> int:
-    """CSV in batches: rows go to a buffer in C, and the stream sees one write per batch.
-    (Formula neutralising is done by the query: see ``rows(spreadsheet_safe=True)``.)"""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    count = 0
-    while batch := list(itertools.islice(entries, BATCH)):
-        count += _flush(stream, buffer, writer, batch, tick)
-    if not count:
-        stream.write(buffer.getvalue())  # the header alone
-    return count
-
-
-def _flush(stream: IO[str], buffer: io.StringIO, writer: Any, batch: list[tuple[Any, ...]],
-           tick: Callable[[int], None]) -> int:
-    writer.writerows(batch)
-    stream.write(buffer.getvalue())
-    buffer.seek(0)
-    buffer.truncate()
-    done = len(batch)
-    batch.clear()
-    tick(done)
-    return done
 
 
 def _line(row: tuple[Any, ...], fmt: str, scope: Scope) -> str | None:

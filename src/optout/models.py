@@ -8,15 +8,14 @@ message, when, DKIM), and every inbound message is kept with its outcome.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from optout.clock import utcnow
 
-def utcnow() -> datetime:
-    """Now, as the naive UTC datetime every column holds."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+__all__ = ["Account", "Confirmation", "Entry", "Event", "ExportRun", "Message", "Report", "utcnow"]
 
 
 class Account(SQLModel, table=True):
