@@ -56,3 +56,8 @@ def test_fast_path_agrees_with_email_validator(local: str, domain: str) -> None:
     except OptoutError:
         got = None
     assert got == expected
+    try:  # parse_query has its own fast path for bulk checks: it must agree too
+        queried = parse_query(text).value
+    except OptoutError:
+        queried = None
+    assert queried == expected

@@ -18,6 +18,7 @@ BUYER_ALIAS = re.compile(r"(?<![\w.%+-])[a-z0-9]{15}@marketplace\.amazon\.[a-z]{
 _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PLAIN_ADDRESS = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[a-z]{{2,63}})")
+_PLAIN_QUERY = re.compile(rf"(\d{{3}}-\d{{7}}-\d{{7}})|({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[a-z]{{2,63}})")
 _SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
 
 
@@ -61,10 +62,14 @@ def _validated(value: str) -> str:
 
 def parse_query(text: str) -> Query:
     """Classify user input as an order ID or a buyer address."""
-    stripped = text.strip()
-    if len(stripped) == 19 and ORDER_ID.fullmatch(stripped):  # the common case, first
-        return Query("order", stripped)
-    stripped = stripped.strip("[]()<>").strip()
+    low = text.strip().lower()
+    fast = _PLAIN_QUERY.fullmatch(low)  # one regex for the common cases of bulk checks
+    if fast:
+        if fast[1]:
+            return Query("order", low)
+        if len(fast[2]) <= 64 and len(low) <= 254 and "--" not in fast[3] and fast[3].rsplit(".", 1)[-1] not in _SPECIAL_TLDS:
+            return Query("email", low)
+    stripped = text.strip().strip("[]()<>").strip()
     if ORDER_ID.fullmatch(stripped):
         return Query("order", stripped)
     if "@" in stripped:

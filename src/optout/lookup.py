@@ -18,7 +18,6 @@ _ENTRY_COLUMNS = (
     "kind, value, buyer_email, order_ids, marketplace, status, first_seen, last_seen, "
     "report_count, verified, removed_at, removed_reason"
 )
-_NAMES = [c.strip() for c in _ENTRY_COLUMNS.split(",")]
 
 
 def iso(value: Any) -> str | None:
@@ -55,59 +54,71 @@ def listed_values(conn: Any, ph: str, values: list[str], *, cutoff: str | None) 
             if status == "listed" and not (cutoff_iso and iso(last_seen) < cutoff_iso)}  # type: ignore[operator]
 
 
-def check(
-    conn: Any, ph: str, queries: Iterable[Query], *, cutoff: str | None, detail: bool
-) -> Iterator[dict[str, Any]]:
-    """One result a query, in order; ``detail`` adds the evidence for known entries."""
+Found = tuple[Query, "tuple[Any, ...] | None", list[str]]
+
+
+def check(conn: Any, ph: str, queries: Iterable[Query], *, detail: bool) -> Iterator[Found]:
+    """(query, its entry row or None, reporting accounts) for each query, in order; the
+    accounts are looked up only with ``detail``. Render with ``record`` or ``line``."""
     batch: list[Query] = []
     for query in queries:
         batch.append(query)
         if len(batch) == BATCH:
-            yield from _check_batch(conn, ph, batch, cutoff=cutoff, detail=detail)
+            yield from _check_batch(conn, ph, batch, detail=detail)
             batch = []
     if batch:
-        yield from _check_batch(conn, ph, batch, cutoff=cutoff, detail=detail)
+        yield from _check_batch(conn, ph, batch, detail=detail)
 
 
-def _check_batch(
-    conn: Any, ph: str, batch: list[Query], *, cutoff: str | None, detail: bool
-) -> Iterator[dict[str, Any]]:
+def _check_batch(conn: Any, ph: str, batch: list[Query], *, detail: bool) -> Iterator[Found]:
     values = list({q.value for q in batch})
     cursor = conn.cursor()
-    cursor.execute(
-        f"SELECT {_ENTRY_COLUMNS} FROM entry WHERE value IN {_in(ph, len(values))}", values
-    )
-    rows = {row[1]: dict(zip(_NAMES, row)) for row in cursor.fetchall()}
+    cursor.execute(f"SELECT {_ENTRY_COLUMNS} FROM entry WHERE value IN {_in(ph, len(values))}", values)
+    rows = {row[1]: row for row in cursor.fetchall()}
     accounts = _reporting_accounts(conn, ph, list(rows)) if detail and rows else {}
     for query in batch:
-        row = rows.get(query.value)
-        yield _result(query, row, cutoff=cutoff, accounts=accounts.get(query.value, []))
+        yield query, rows.get(query.value), accounts.get(query.value, [])
 
 
-def _result(
-    query: Query, row: dict[str, Any] | None, *, cutoff: str | None, accounts: list[str]
-) -> dict[str, Any]:
+# positions in _ENTRY_COLUMNS
+_KIND, _VALUE, _BUYER, _ORDERS, _MARKET, _STATUS, _FIRST, _LAST, _COUNT, _VERIFIED, _REMOVED_AT, _WHY = range(12)
+
+
+def status(row: tuple[Any, ...] | None, cutoff: str | None) -> str | None:
+    """listed, removed or expired; None for an identifier never seen."""
+    if row is None:
+        return None
+    if cutoff and row[_STATUS] == "listed" and iso(row[_LAST]) < iso(cutoff):  # type: ignore[operator]
+        return "expired"
+    return row[_STATUS]
+
+
+def record(query: Query, row: tuple[Any, ...] | None, accounts: list[str], *, cutoff: str | None) -> dict[str, Any]:
+    """The JSON object for one query, with the evidence for a known entry."""
+    state = status(row, cutoff)
     if row is None:
         return {"query": query.value, "kind": query.kind, "listed": False, "status": None}
-    expired = bool(cutoff and str(iso(row["last_seen"])) < iso(cutoff))  # type: ignore[operator]
-    listed = row["status"] == "listed" and not expired
-    order_ids = (row["order_ids"] or "").split() or ([row["value"]] if row["kind"] == "order" else [])
+    order_ids = (row[_ORDERS] or "").split() or ([row[_VALUE]] if row[_KIND] == "order" else [])
     return {
-        "query": query.value,
-        "kind": query.kind,
-        "listed": listed,
-        "status": "expired" if expired and row["status"] == "listed" else row["status"],
-        "buyer_email": row["buyer_email"],
-        "order_ids": order_ids,
-        "marketplace": row["marketplace"],
-        "first_seen": iso(row["first_seen"]),
-        "last_seen": iso(row["last_seen"]),
-        "reports": row["report_count"],
-        "accounts": accounts,
-        "verified": bool(row["verified"]),
-        "removed_at": iso(row["removed_at"]),
-        "removed_reason": row["removed_reason"],
+        "query": query.value, "kind": query.kind, "listed": state == "listed", "status": state,
+        "buyer_email": row[_BUYER], "order_ids": order_ids, "marketplace": row[_MARKET],
+        "first_seen": iso(row[_FIRST]), "last_seen": iso(row[_LAST]), "reports": row[_COUNT],
+        "accounts": accounts, "verified": bool(row[_VERIFIED]), "removed_at": iso(row[_REMOVED_AT]),
+        "removed_reason": row[_WHY],
     }
+
+
+def line(query: Query, row: tuple[Any, ...] | None, *, cutoff: str | None) -> str:
+    """The line for people: LISTED with a summary of the evidence, or why not."""
+    state = status(row, cutoff)
+    if row is None:
+        return f"{query.value}\tnot listed\n"
+    if state != "listed":
+        why = f" ({row[_WHY]})" if state == "removed" and row[_WHY] else ""
+        return f"{query.value}\tnot listed: {state}{why}\n"
+    proof = "verified" if row[_VERIFIED] else "unverified"
+    return (f"{query.value}\tLISTED\t{row[_COUNT]} report(s), first {iso(row[_FIRST])}, "
+            f"last {iso(row[_LAST])}, {proof}\n")
 
 
 def _reporting_accounts(conn: Any, ph: str, values: list[str]) -> dict[str, list[str]]:

@@ -29,17 +29,6 @@ def _queries(args: list[str]) -> Iterator[Query]:
                 raise OptoutError(f"stdin line {number}: {exc}") from None
 
 
-def _human(result: dict[str, Any]) -> str:
-    if result["status"] is None:
-        return f"{result['query']}\tnot listed"
-    if not result["listed"]:
-        why = f" ({result['removed_reason']})" if result.get("removed_reason") else ""
-        return f"{result['query']}\tnot listed: {result['status']}{why}"
-    proof = "verified" if result["verified"] else "unverified"
-    return (f"{result['query']}\tLISTED\t{result['reports']} report(s), "
-            f"first {result['first_seen']}, last {result['last_seen']}, {proof}")
-
-
 @guarded
 def check(
     queries: Annotated[list[str], typer.Argument(help="Buyer addresses or order IDs; - reads stdin.")],
@@ -54,12 +43,14 @@ def check(
     any_listed = False
     write = sys.stdout.write
     try:
-        for result in lookup.check(conn, ph, _queries(queries), cutoff=cutoff, detail=as_json):
-            any_listed = any_listed or result["listed"]
+        for query, row, accounts in lookup.check(conn, ph, _queries(queries), detail=as_json):
             if as_json:
+                result = lookup.record(query, row, accounts, cutoff=cutoff)
+                any_listed = any_listed or result["listed"]
                 emit_json(result)
             else:
-                write(_human(result) + "\n")
+                any_listed = any_listed or lookup.status(row, cutoff) == "listed"
+                write(lookup.line(query, row, cutoff=cutoff))
     finally:
         conn.close()
     raise typer.Exit(0 if any_listed else 1)
