@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 QUERIES = 500_000
 
 

@@ -17,42 +17,22 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from email.message import EmailMessage
 
-NOTICE = ("Dear Seller,\n\nWe were unable to deliver the message you sent for order {order} because the "
-          "buyer has chosen to opt out of receiving unsolicited messages from sellers.\n\n")
+import loadgen
+from loadgen import free_port
 
 
 def notice(order: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Amazon Seller Central <seller-notification@amazon.com>"
-    msg["To"] = "seller@example.com"
-    msg["Subject"] = "Your message to a buyer could not be delivered"
-    msg["Message-ID"] = f"<{order}@bench.example>"
-    filler = "To send a message that is required to complete the order, use Additional Information Required.\n"
-    msg.set_content(NOTICE.format(order=order) + filler * 36)  # about 4 KB in all
-    return msg.as_bytes().replace(b"\n", b"\r\n").replace(b"\r\n.", b"\r\n..")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return loadgen.notice(order, filler_lines=36)  # about 4 KB in all
 
 
 def wait_port(port: int) -> None:
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listening on {port}")
+    if not loadgen.wait_port(port):
+        raise SystemExit(f"nothing listening on {port}")
 
 
 def bare_server(port: int) -> None:

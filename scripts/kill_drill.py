@@ -17,31 +17,12 @@ import json
 import os
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from email.message import EmailMessage
 
-NOTICE = ("Dear Seller,\n\nWe were unable to deliver the message you sent for order {order} because the "
-          "buyer has chosen to opt out of receiving unsolicited messages from sellers.\n")
-
-
-def notice(order: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Amazon Seller Central <seller-notification@amazon.com>"
-    msg["To"] = "seller@example.com"
-    msg["Subject"] = "Your message to a buyer could not be delivered"
-    msg.set_content(NOTICE.format(order=order))
-    return msg.as_bytes()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from loadgen import free_port, notice, wait_port
 
 
 def optout(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -52,13 +33,8 @@ def optout(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 def start_server(port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "optout", "serve", "--port", str(port)],
                             stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
+    if wait_port(port):
+        return proc
     proc.kill()
     raise SystemExit("the listener did not start")
 

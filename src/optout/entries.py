@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal, select, update
+from sqlalchemy import Connection, case, func, select, update
 
 from optout import bulk
 from optout.identifiers import Query, marketplace_of

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import typer
 
-from optout.cli import accounts, db, entries, export, lookup, parse, quarantine, serve, stats
+from optout.cli import (
+    accounts,
+    db,
+    entries,
+    export,
+    lookup,
+    parse,
+    quarantine,
+    serve,
+    stats,
+)
 
 app = typer.Typer(
     name="optout",

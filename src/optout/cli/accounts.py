@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 import typer
 
-from optout.cli.output import JsonOption, emit_json, guarded, settings, show_record, table, transaction
+from optout.cli.output import (
+    JsonOption,
+    emit_json,
+    guarded,
+    output_rows,
+    settings,
+    show_record,
+    transaction,
+)
 
 app = typer.Typer(help="Seller accounts and their ingest addresses.", no_args_is_help=True)
 
@@ -41,7 +49,11 @@ def add(
     cfg = settings()
     with transaction(cfg) as conn:
         account = accounts.create(conn, slug=slug, name=name)
-    record = _public(account, cfg.ingest_domain)
+    _print_address(_public(account, cfg.ingest_domain), as_json=as_json)
+
+
+def _print_address(record: dict[str, Any], *, as_json: bool) -> None:
+    """The whole record for programs; the address alone for people and shell scripts."""
     if as_json:
         emit_json(record)
     else:
@@ -57,11 +69,7 @@ def list_(as_json: JsonOption = False) -> None:
     cfg = settings()
     with transaction(cfg) as conn:
         records = [_public(a, cfg.ingest_domain) for a in accounts.all_accounts(conn)]
-    if as_json:
-        for record in records:
-            emit_json(record)
-    else:
-        table(records, ["slug", "name", "address", "enabled", "created_at"])
+    output_rows(records, columns=["slug", "name", "address", "enabled", "created_at"], as_json=as_json)
 
 
 @app.command("show")
@@ -107,11 +115,7 @@ def rotate(slug: SlugArg, as_json: JsonOption = False) -> None:
     cfg = settings()
     with transaction(cfg) as conn:
         account = accounts.rotate(conn, slug=slug)
-    record = _public(account, cfg.ingest_domain)
-    if as_json:
-        emit_json(record)
-    else:
-        typer.echo(record["address"])
+    _print_address(_public(account, cfg.ingest_domain), as_json=as_json)
 
 
 @app.command("revoke")

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from optout.cli.output import JsonOption, QuietOption, emit_json, guarded, settings, transaction
+from optout.cli.output import (
+    JsonOption,
+    QuietOption,
+    counter,
+    emit_json,
+    guarded,
+    settings,
+    transaction,
+)
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why; kept in the entry's history.")]
 
@@ -81,7 +89,7 @@ def import_(
     stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8-sig", newline="")
     eng = engine(cfg, durable=False)  # an import is idempotent: after a power cut, run it again
     try:
-        with _bar(quiet) as advance:
+        with counter(quiet, "importing") as advance:
             result = imports.run(eng, stream, fmt=fmt, column=column, reason=reason, on_batch=advance)
     except UnicodeDecodeError as exc:
         raise OptoutError(f"{path} is not UTF-8 text ({exc.reason})") from None
@@ -99,20 +107,3 @@ def import_(
     elif not quiet:
         typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()), err=True)
 
-
-def _bar(quiet: bool):  # noqa: ANN202
-    """A spinner-style counter on a terminal; a no-op elsewhere."""
-    from contextlib import contextmanager, nullcontext
-
-    if quiet or not sys.stderr.isatty():
-        return nullcontext(lambda n: None)
-
-    @contextmanager
-    def bar():  # noqa: ANN202
-        from rich.progress import Progress
-
-        with Progress(transient=True) as prog:
-            task = prog.add_task("importing", total=None)
-            yield lambda n: prog.advance(task, n)
-
-    return bar()

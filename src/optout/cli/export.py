@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from optout.cli.output import JsonOption, QuietOption, emit_json, guarded, settings, transaction
+from optout.cli.output import (
+    JsonOption,
+    QuietOption,
+    counter,
+    emit_json,
+    guarded,
+    settings,
+    transaction,
+)
 
 
 def _since(value: str | None) -> datetime | None:
@@ -52,7 +60,7 @@ def export(
     cfg = settings()
     scope = exporter.Scope(since=_since(since), expire_days=cfg.expire_days, removed=removed)
     started = utcnow()
-    with transaction(cfg) as conn, _progress(quiet) as tick:
+    with transaction(cfg) as conn, counter(quiet, "exporting") as tick:
         def produce(stream) -> int:  # noqa: ANN001
             return exporter.export(conn, stream, fmt=fmt, scope=scope, tick=tick)
 
@@ -73,25 +81,6 @@ def export(
         emit_json(summary)
     elif not quiet and output != "-":
         typer.echo(f"{count} rows to {path} (sha256 {digest})", err=True)
-
-
-def _progress(quiet: bool):  # noqa: ANN202
-    """A row counter on a terminal; a no-op when quiet or piped."""
-    from contextlib import contextmanager, nullcontext
-
-    if quiet or not sys.stderr.isatty():
-        return nullcontext(lambda n: None)
-
-    @contextmanager
-    def counter():  # noqa: ANN202
-        from rich.console import Console
-        from rich.progress import Progress
-
-        with Progress(console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("exporting", total=None)
-            yield lambda n: bar.advance(task, n)
-
-    return counter()
 
 
 @guarded

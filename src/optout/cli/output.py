@@ -98,6 +98,15 @@ def table(rows: list[dict[str, Any]], columns: list[str], *, title: str | None =
     Console(width=None if sys.stdout.isatty() else 160).print(out)
 
 
+def output_rows(rows: list[dict[str, Any]], *, columns: list[str], as_json: bool) -> None:
+    """Rows as JSON lines for programs, or as a table of ``columns`` for people."""
+    if as_json:
+        for row in rows:
+            emit_json(row)
+    else:
+        table(rows, columns)
+
+
 def show_record(record: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         emit_json(record)
@@ -121,3 +130,24 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def counter(quiet: bool, label: str) -> Any:
+    """A context giving ``advance(n)``: a running count on a terminal's stderr, else a no-op.
+
+    For streams of unknown length (imports, exports), where a bar cannot know its end.
+    """
+    from contextlib import contextmanager, nullcontext
+
+    if quiet or not sys.stderr.isatty():
+        return nullcontext(lambda n: None)
+
+    @contextmanager
+    def running() -> Iterator[Callable[[int], None]]:
+        from rich.progress import Progress
+
+        with Progress(console=_stderr_console(), transient=True) as bar:
+            task = bar.add_task(label, total=None)
+            yield lambda n: bar.advance(task, n)
+
+    return running()

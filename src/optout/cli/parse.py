@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 import typer
 
-from optout.cli.output import JsonOption, QuietOption, emit_json, guarded, progress, settings, table
+from optout.cli.output import (
+    JsonOption,
+    QuietOption,
+    emit_json,
+    guarded,
+    progress,
+    settings,
+    table,
+)
 
 PathsArg = Annotated[list[str], typer.Argument(help=".eml files, mbox files, Maildirs, folders; - for stdin.")]
 KEYS = ("source", "kind", "order_id", "buyer_email", "marketplace", "language",

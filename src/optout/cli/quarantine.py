@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from optout.cli.output import JsonOption, emit_json, guarded, settings, show_record, table, transaction
+from optout.cli.output import (
+    JsonOption,
+    emit_json,
+    guarded,
+    output_rows,
+    settings,
+    show_record,
+    transaction,
+)
 
 app = typer.Typer(help="Messages kept for review: not recognised, unverified, or held.",
                   no_args_is_help=True)
@@ -28,11 +36,7 @@ def list_(
         rows = quarantine.listing(conn, limit=limit, outcome=outcome)
     for row in rows:
         row["received_at"] = iso(row["received_at"])
-    if as_json:
-        for row in rows:
-            emit_json(row)
-    else:
-        table(rows, ["id", "received_at", "outcome", "reason", "size"])
+    output_rows(rows, columns=["id", "received_at", "outcome", "reason", "size"], as_json=as_json)
 
 
 @app.command("show")

@@ -49,7 +49,7 @@ def sections(text: str) -> list[Section]:
     text = unquote(text)
     blocks = _blocks(text)
     found = []
-    for index, (start, end, fields) in enumerate(blocks):
+    for index, (_start, end, fields) in enumerate(blocks):
         stop = blocks[index + 1][0] if index + 1 < len(blocks) else len(text)
         sender_line = fields.get("from", "")
         found.append(Section(
