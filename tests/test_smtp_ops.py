@@ -184,3 +184,20 @@ def test_two_listeners_share_one_postgres(cli, account, database_url) -> None:
     stats = json.loads(cli("stats", "--json").stdout)
     assert stats["entries_listed"] == 40 and stats["reports"] == 40
     assert stats["messages"] == {"listed": 40}  # the second copy of each is a duplicate, not kept twice
+
+
+def test_json_log_lines_for_log_shippers(cli, account) -> None:
+    """--log-format json: one JSON object a line, one line per message, with its outcome."""
+    port = free_port()
+    proc = subprocess_server(port, "--log-format", "json")
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.sendmail("a@amazon.com", account["address"], mail.as_bytes(mail.notice("en", "666-0000000-0000001")))
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=40) == 0
+    lines = [json.loads(line) for line in proc.stderr.read().decode().splitlines()]
+    proc.stderr.close()
+    messages = [line for line in lines if line["event"] == "message"]
+    assert len(messages) == 1
+    assert messages[0]["outcome"] == "listed" and messages[0]["order_id"] == "666-0000000-0000001"
+    assert messages[0]["ms"] >= 0 and messages[0]["account"].startswith("acme-")
+    assert [line["event"] for line in lines if line["event"] != "message"] == ["listening", "stopped"]
