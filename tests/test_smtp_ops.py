@@ -201,3 +201,15 @@ def test_json_log_lines_for_log_shippers(cli, account) -> None:
     assert messages[0]["outcome"] == "listed" and messages[0]["order_id"] == "666-0000000-0000001"
     assert messages[0]["ms"] >= 0 and messages[0]["account"].startswith("acme-")
     assert [line["event"] for line in lines if line["event"] != "message"] == ["listening", "stopped"]
+
+
+def test_serve_start_up_errors_are_one_line(cli, account, tmp_path: Path, monkeypatch) -> None:
+    """A port already taken, or a missing TLS certificate: one line, exit 2, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = cli("serve", "--port", str(taken.getsockname()[1]))
+    assert busy.exit_code == 2 and "cannot listen" in busy.stderr and "Traceback" not in busy.output
+    monkeypatch.setenv("OPTOUT_TLS_CERT", str(tmp_path / "missing.pem"))
+    no_cert = cli("serve", "--port", str(free_port()))
+    assert no_cert.exit_code == 2 and "cannot load TLS certificate" in no_cert.stderr
