@@ -21,6 +21,19 @@ def test_schema_revision_constant_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(cfg).get_current_head() == db.SCHEMA_REVISION
 
 
+def test_migrations_match_the_models(engine) -> None:
+    """After `db upgrade`, Alembic finds no difference between the tables and models.py."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import optout.models  # noqa: F401
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
+
+
 def test_sqlite_database_is_created_on_first_use(cli, tmp_path: Path, monkeypatch) -> None:
     """A command on a fresh data dir creates the SQLite file and its schema."""
     monkeypatch.delenv("OPTOUT_DATABASE_URL")

@@ -131,9 +131,9 @@ def _where(dialect: str, scope: Scope, cutoff: datetime | None, now: datetime) -
     if cutoff:
         params["cutoff"] = cutoff
     if scope.since is None:
-        # SQLite: "+status" keeps it off the status index; most entries are listed, so a scan in
-        # rowid (= id) order is faster and needs no sort for ORDER BY id.
-        where = ("+status" if dialect == "sqlite" else "status") + " = 'listed'"
+        # no index on status (most entries are listed): a scan in id order, which ORDER BY id
+        # then needs no sort for
+        where = "status = 'listed'"
         if cutoff:
             where += " AND last_seen >= :cutoff"
         return where, params

@@ -45,8 +45,7 @@ def listed_values(conn: Any, ph: str, values: list[str], *, cutoff: str | None) 
     """The subset of ``values`` that is listed now."""
     if not values:
         return set()
-    # Only ``value`` in the WHERE clause: with ``status`` there too, SQLite (before ANALYZE)
-    # prefers the status index and scans every listed entry for each batch.
+    # Only ``value`` in the WHERE clause, so the planner can only take the unique index on it.
     cursor = conn.cursor()
     cursor.execute(f"SELECT value, status, last_seen FROM entry WHERE value IN {_in(ph, len(values))}", values)
     cutoff_iso = iso(cutoff)

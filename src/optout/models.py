@@ -34,7 +34,8 @@ class Account(SQLModel, table=True):
 class Entry(SQLModel, table=True):
     """One suppressed identifier and the summary of its evidence."""
 
-    __table_args__ = (Index("ix_entry_status_updated", "status", "updated_at"),)
+    # incremental exports ask for what changed since a time; lookups go by the unique value
+    __table_args__ = (Index("ix_entry_updated", "updated_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=5)  # "order" or "email"

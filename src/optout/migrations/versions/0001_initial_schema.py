@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('value')
     )
     with op.batch_alter_table('entry', schema=None) as batch_op:
-        batch_op.create_index('ix_entry_status_updated', ['status', 'updated_at'], unique=False)
+        batch_op.create_index('ix_entry_updated', ['updated_at'], unique=False)
 
     op.create_table('exportrun',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -160,7 +160,7 @@ def downgrade() -> None:
     op.drop_table('event')
     op.drop_table('exportrun')
     with op.batch_alter_table('entry', schema=None) as batch_op:
-        batch_op.drop_index('ix_entry_status_updated')
+        batch_op.drop_index('ix_entry_updated')
 
     op.drop_table('entry')
     op.drop_table('account')
