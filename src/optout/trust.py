@@ -9,6 +9,7 @@ of them a verified Amazon one), ``none`` (nothing signed to check, as with inlin
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from optout.config import Settings
 
 log = logging.getLogger("optout.trust")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_SIGNATURE = re.compile(rb"^dkim-signature:", re.I | re.M)
 DkimResult = tuple[str, str | None]
 _MAX_SIGNATURES = 10
 
@@ -63,6 +66,9 @@ class Verifier:
         return self.verify(result.signed_bytes, sender=result.sender)
 
     def verify(self, raw: bytes, *, sender: str | None) -> DkimResult:
+        end = _HEADER_END.search(raw)
+        if not _SIGNATURE.search(raw, 0, end.start() if end else len(raw)):
+            return "none", None  # no signature header: spare dkimpy's full parse of the message
         import dkim
 
         try:
