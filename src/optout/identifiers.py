@@ -30,14 +30,6 @@ class Query:
     value: str
 
 
-def normalise_order_id(text: str) -> str:
-    """An order ID with brackets and white space around it stripped, or OptoutError."""
-    value = text.strip().strip("[]()<>").strip()
-    if not ORDER_ID.fullmatch(value):
-        raise OptoutError(f"not an Amazon order ID (3-7-7 digits): {text.strip()!r}")
-    return value
-
-
 def normalise_email(text: str) -> str:
     """A buyer address, lowercased and validated (no DNS), or OptoutError."""
     value = text.strip().lower()
