@@ -79,12 +79,29 @@ def test_import_is_idempotent_and_reports_bad_lines(cli, tmp_path: Path) -> None
     source.write_text("# from another tool\nA@Example.com\n112-4455667-7788990\nnot-an-id\n\nb@example.com\n")
     first = cli("import", str(source), "--json")
     assert first.exit_code == 0, first.output
-    assert json.loads(first.stdout.splitlines()[-1]) == {
-        "read": 4, "new_entries": 3, "new_reports": 3, "duplicates": 0, "bad_lines": 1}
+    assert json.loads(first.stdout.splitlines()[-1]) == {"read": 4, "listed": 3, "already": 0, "bad_lines": 1}
     assert "line 4" in first.stderr
     second = json.loads(cli("import", str(source), "--json").stdout.splitlines()[-1])
-    assert second["new_entries"] == 0 and second["duplicates"] == 3
-    assert cli("check", "a@example.com", "b@example.com").exit_code == 0
+    assert second == {"read": 4, "listed": 0, "already": 3, "bad_lines": 1}
+    rows = _check(cli, "a@example.com", "b@example.com")[1]
+    assert all(r["listed"] and r["reports"] == 1 and r["accounts"] == [] for r in rows)
+
+
+def test_import_supports_entries_and_respects_removals(cli, account, tmp_path: Path) -> None:
+    """An import adds its support to a reported entry once; it does not undo a removal of
+    something it listed before, but lists again what an operator removed before any import."""
+    cli("add", "112-4455667-7788990", "--reason", "notice", "--account", "acme")
+    cli("add", "gone@example.com", "--reason", "seed")
+    cli("remove", "gone@example.com", "--reason", "reinstated")
+    source = tmp_path / "list.txt"
+    source.write_text("112-4455667-7788990\nnew@example.com\nnew@example.com\ngone@example.com\n")
+    summary = json.loads(cli("import", str(source), "--json").stdout)
+    assert summary == {"read": 4, "listed": 3, "already": 1, "bad_lines": 0}
+    assert _check(cli, "112-4455667-7788990")[1][0]["reports"] == 2
+    assert _check(cli, "gone@example.com")[1][0]["listed"] is True
+    cli("remove", "new@example.com", "--reason", "asked")
+    again = json.loads(cli("import", str(source), "--json").stdout)
+    assert again["listed"] == 0 and _check(cli, "new@example.com")[0] == 1
 
 
 def test_import_csv_by_column(cli, tmp_path: Path) -> None:
@@ -93,7 +110,7 @@ def test_import_csv_by_column(cli, tmp_path: Path) -> None:
     source.write_text("name,Email Address\nPat,pat@example.com\nSam,\"sam@example.com\"\n")
     result = cli("import", str(source), "--column", "Email Address", "--quiet")
     assert result.exit_code == 0, result.output
-    assert _check(cli, "pat@example.com", "sam@example.com")[1][1]["listed"]
+    assert all(r["listed"] for r in _check(cli, "pat@example.com", "sam@example.com")[1])
 
 
 def test_import_errors_are_one_line(cli, tmp_path: Path) -> None:

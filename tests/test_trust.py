@@ -173,9 +173,14 @@ def test_revoke_withdraws_only_what_no_one_else_supports(cli, account, tmp_path:
     _ingest(cli, tmp_path, {f"a{i}": mail.as_bytes(mail.notice("en", f"444-0000000-000000{i}")) for i in (1, 2)})
     _ingest(cli, tmp_path, {f"b{i}": mail.as_bytes(mail.notice("en", f"444-0000000-000000{i}")) for i in (2, 3)}, slug="beta")
     cli("add", "444-0000000-0000004", "--reason", "operator", "--account", "acme")
+    (tmp_path / "old.txt").write_text("444-0000000-0000005\n")
+    _ingest(cli, tmp_path, {"a5": mail.as_bytes(mail.notice("en", "444-0000000-0000005"))})
+    cli("import", str(tmp_path / "old.txt"))  # order 5: reported by acme, and imported
     result = cli("accounts", "revoke", "acme", "--reason", "bulk-reported its whole customer list", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["entries_removed"] == 2  # order 1 and the manual order 4
+    kept = json.loads(cli("check", "--json", "444-0000000-0000005").stdout)
+    assert kept["listed"] and kept["reports"] == 1 and kept["accounts"] == []  # the import remains
     rows = {r["query"]: r for r in (json.loads(x) for x in cli(
         "check", "--json", "444-0000000-0000001", "444-0000000-0000002", "444-0000000-0000003", "444-0000000-0000004").stdout.splitlines())}
     assert rows["444-0000000-0000001"]["listed"] is False

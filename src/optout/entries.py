@@ -242,13 +242,16 @@ def withdraw(conn: Connection, *, account_id: int, reason: str) -> dict[str, int
 
 
 def _recount(conn: Connection, values: list[str], *, reason: str, now: datetime) -> int:
-    """Set each entry's count and verified flag from its live reports; remove the unsupported."""
-    remaining: dict[str, tuple[int, bool]] = {}
+    """Set each entry's count and verified flag from its live support (reports, and an import
+    run counting as one); remove the entries left with none."""
+    imported = {value for (value,) in conn.execute(
+        select(ENTRY.c.value).where(ENTRY.c.value.in_(values), ENTRY.c.imported_by.is_not(None)))}
+    remaining: dict[str, tuple[int, bool]] = {value: (1, False) for value in imported}
     for column in (REPORT.c.order_id, REPORT.c.buyer_email):
         query = (select(column, func.count(), func.max(case((REPORT.c.dkim == "pass", 1), else_=0)))
                  .where(column.in_(values), REPORT.c.withdrawn_at.is_(None)).group_by(column))
         for value, count, verified in conn.execute(query):
-            remaining[value] = (count, bool(verified))
+            remaining[value] = (count + (value in imported), bool(verified))
     unsupported = [v for v in values if v not in remaining]
     for value, (count, verified) in remaining.items():
         conn.execute(update(ENTRY).where(ENTRY.c.value == value)

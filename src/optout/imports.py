@@ -10,10 +10,13 @@ from typing import TextIO
 
 from sqlalchemy import Engine
 
-from optout.entries import NewReport, record
+from optout import bulk
+from optout.entries import ENTRY_COLUMNS
 from optout.errors import OptoutError
-from optout.identifiers import parse_query
-from optout.models import utcnow
+from optout.identifiers import marketplace_of, parse_query
+from optout.models import ImportRun, utcnow
+
+IMPORT_RUN = ImportRun.__table__  # type: ignore[attr-defined]
 
 BATCH = 20_000
 
@@ -21,9 +24,8 @@ BATCH = 20_000
 @dataclass(slots=True)
 class ImportResult:
     read: int = 0
-    new_reports: int = 0
-    duplicates: int = 0
-    new_entries: int = 0
+    listed: int = 0  # entries this import listed, relisted, or now also supports
+    already: int = 0  # identifiers an earlier import already supports (or repeated in the file)
     bad: list[str] = field(default_factory=list)  # "line N: why"
 
 
@@ -47,13 +49,20 @@ def values(stream: TextIO, *, fmt: str, column: str | None) -> Iterator[tuple[in
 
 
 def run(
-    eng: Engine, stream: TextIO, *, fmt: str, column: str | None, reason: str,
+    eng: Engine, stream: TextIO, *, fmt: str, column: str | None, reason: str, source: str,
     on_batch: Callable[[int], None] = lambda n: None,
 ) -> ImportResult:
-    """Import in batches of BATCH rows, one transaction each; bad lines are reported, not fatal."""
+    """Import in batches of BATCH rows, one transaction each; bad lines are reported, not fatal.
+
+    The evidence is one import run (when, from where, why), not a report per row: an import is
+    one act, and per-row evidence would cost more than the entries themselves.
+    """
     result = ImportResult()
-    now = utcnow()  # one time for the whole import: it is one act
-    batch: list[NewReport] = []
+    now = utcnow()
+    with eng.begin() as conn:
+        run_id = conn.execute(IMPORT_RUN.insert().values(at=now, source=source, reason=reason, rows=0)
+                              .returning(IMPORT_RUN.c.id)).scalar_one()
+    batch: dict[str, str] = {}  # value -> kind, first occurrence wins
     for number, raw in values(stream, fmt=fmt, column=column):
         result.read += 1
         try:
@@ -61,28 +70,38 @@ def run(
         except OptoutError as exc:
             result.bad.append(f"line {number}: {exc}")
             continue
-        batch.append(_report(query.kind, query.value, reason, now))
+        if query.value in batch:
+            result.already += 1
+            continue
+        batch[query.value] = query.kind
         if len(batch) >= BATCH:
-            _flush(eng, batch, result)
+            _flush(eng, batch, run_id, now, result)
             on_batch(len(batch))
-            batch = []
+            batch = {}
     if batch:
-        _flush(eng, batch, result)
+        _flush(eng, batch, run_id, now, result)
         on_batch(len(batch))
+    with eng.begin() as conn:
+        conn.execute(IMPORT_RUN.update().where(IMPORT_RUN.c.id == run_id).values(rows=result.listed))
     return result
 
 
-def _report(kind: str, value: str, reason: str, now: datetime) -> NewReport:
-    return NewReport(
-        dedup=f"import:{value}", source="import", note=reason, received_at=now,
-        order_id=value if kind == "order" else None,
-        buyer_email=value if kind == "email" else None,
-    )
+# An identifier already listed by other evidence gains this import's support (and a count);
+# one an earlier import supports already is left as it is, so importing again changes nothing.
+_UPSERT = """ON CONFLICT (value) DO UPDATE SET
+    imported_by = excluded.imported_by, status = 'listed', removed_at = NULL, removed_reason = NULL,
+    report_count = entry.report_count + 1,
+    last_seen = CASE WHEN excluded.last_seen > entry.last_seen THEN excluded.last_seen ELSE entry.last_seen END,
+    marketplace = COALESCE(entry.marketplace, excluded.marketplace),
+    updated_at = excluded.updated_at
+WHERE entry.imported_by IS NULL"""
+COLUMNS = (*ENTRY_COLUMNS, "imported_by")
 
 
-def _flush(eng: Engine, batch: list[NewReport], result: ImportResult) -> None:
+def _flush(eng: Engine, batch: dict[str, str], run_id: int, now: datetime, result: ImportResult) -> None:
+    rows = [(kind, value, value if kind == "email" else None, None, marketplace_of(value), "listed",
+             now, now, 1, False, now, run_id) for value, kind in sorted(batch.items())]
     with eng.begin() as conn:
-        done = record(conn, reports=batch, actor="import")
-    result.new_reports += done.new_reports
-    result.duplicates += done.duplicates
-    result.new_entries += done.new_entries
+        changed = bulk.insert(conn, table="entry", columns=COLUMNS, rows=rows, tail=_UPSERT, returning="value")
+    result.listed += len(changed)
+    result.already += len(rows) - len(changed)

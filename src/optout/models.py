@@ -3,7 +3,8 @@
 The list is a set of *entries*, one per identifier a sender can suppress: an order ID
 (``kind="order"``) or a buyer address (``kind="email"``). A notice naming both creates or
 refreshes two entries. Every entry rests on *reports* (the evidence: which account, which
-message, when, DKIM), and every inbound message is kept with its outcome.
+message, when, DKIM) or on a bulk *import run* (one row for a whole imported list), and every
+inbound message is kept with its outcome.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from optout.clock import utcnow
 
-__all__ = ["Account", "Confirmation", "Entry", "Event", "ExportRun", "Message", "Report", "utcnow"]
+__all__ = ["Account", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Report", "utcnow"]
 
 
 class Account(SQLModel, table=True):
@@ -51,6 +52,7 @@ class Entry(SQLModel, table=True):
     removed_at: datetime | None = Field(default=None, sa_type=DateTime())
     removed_reason: str | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    imported_by: int | None = Field(default=None, foreign_key="importrun.id")  # first import that listed it
 
 
 class Event(SQLModel, table=True):
@@ -120,6 +122,16 @@ class Confirmation(SQLModel, table=True):
     requested_by: str | None = Field(default=None, max_length=320)
     received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
     message_id: int | None = Field(default=None, foreign_key="message.id")
+
+
+class ImportRun(SQLModel, table=True):
+    """One bulk import: the evidence for every entry it listed (see Entry.imported_by)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    source: str | None = None  # the file name, or "-" for stdin
+    reason: str | None = None
+    rows: int = 0
 
 
 class ExportRun(SQLModel, table=True):

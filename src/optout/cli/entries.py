@@ -90,7 +90,8 @@ def import_(
     eng = engine(cfg, durable=False)  # an import is idempotent: after a power cut, run it again
     try:
         with counter(quiet, "importing") as advance:
-            result = imports.run(eng, stream, fmt=fmt, column=column, reason=reason, on_batch=advance)
+            result = imports.run(eng, stream, fmt=fmt, column=column, reason=reason, source=str(path),
+                                 on_batch=advance)
     except UnicodeDecodeError as exc:
         raise OptoutError(f"{path} is not UTF-8 text ({exc.reason})") from None
     finally:
@@ -99,8 +100,7 @@ def import_(
             stream.close()
     for line in result.bad:
         typer.echo(f"optout: skipped {line}", err=True)
-    summary = {"read": result.read, "new_entries": result.new_entries,
-               "new_reports": result.new_reports, "duplicates": result.duplicates,
+    summary = {"read": result.read, "listed": result.listed, "already": result.already,
                "bad_lines": len(result.bad)}
     if as_json:
         emit_json(summary)

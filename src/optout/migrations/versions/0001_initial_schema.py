@@ -27,6 +27,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
     )
+    op.create_table('exportrun',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('format', sa.String(length=10), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('path', sa.String(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('importrun',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('source', sa.String(), nullable=True),
+    sa.Column('reason', sa.String(), nullable=True),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('entry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=5), nullable=False),
@@ -42,33 +59,13 @@ def upgrade() -> None:
     sa.Column('removed_at', sa.DateTime(), nullable=True),
     sa.Column('removed_reason', sa.String(), nullable=True),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('imported_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['imported_by'], ['importrun.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('value')
     )
     with op.batch_alter_table('entry', schema=None) as batch_op:
         batch_op.create_index('ix_entry_updated', ['updated_at'], unique=False)
-
-    op.create_table('exportrun',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sa.DateTime(), nullable=False),
-    sa.Column('format', sa.String(length=10), nullable=False),
-    sa.Column('rows', sa.Integer(), nullable=False),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('path', sa.String(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
-    )
-    op.create_table('event',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('entry_id', sa.Integer(), nullable=False),
-    sa.Column('at', sa.DateTime(), nullable=False),
-    sa.Column('action', sa.String(length=20), nullable=False),
-    sa.Column('actor', sa.String(length=100), nullable=True),
-    sa.Column('reason', sa.String(), nullable=True),
-    sa.ForeignKeyConstraint(['entry_id'], ['entry.id'], ),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_event_entry_id'), ['entry_id'], unique=False)
 
     op.create_table('message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -111,6 +108,19 @@ def upgrade() -> None:
     with op.batch_alter_table('confirmation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_confirmation_account_id'), ['account_id'], unique=False)
 
+    op.create_table('event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('action', sa.String(length=20), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=True),
+    sa.Column('reason', sa.String(), nullable=True),
+    sa.ForeignKeyConstraint(['entry_id'], ['entry.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_event_entry_id'), ['entry_id'], unique=False)
+
     op.create_table('report',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('dedup_key', sa.String(length=64), nullable=False),
@@ -145,6 +155,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_report_account_received')
 
     op.drop_table('report')
+    with op.batch_alter_table('event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_event_entry_id'))
+
+    op.drop_table('event')
     with op.batch_alter_table('confirmation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_confirmation_account_id'))
 
@@ -154,13 +168,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_message_account_id'))
 
     op.drop_table('message')
-    with op.batch_alter_table('event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_event_entry_id'))
-
-    op.drop_table('event')
-    op.drop_table('exportrun')
     with op.batch_alter_table('entry', schema=None) as batch_op:
         batch_op.drop_index('ix_entry_updated')
 
     op.drop_table('entry')
+    op.drop_table('importrun')
+    op.drop_table('exportrun')
     op.drop_table('account')
