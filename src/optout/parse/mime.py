@@ -23,6 +23,7 @@ MAX_TEXT = 256 * 1024  # a notice is a few hundred bytes; a forward of one, a fe
 MAX_DEPTH = 30
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_SIMPLE_FROM = re.compile(r'[^<>"@,;:\\]*<([\w.+-]+@[\w-]+(?:\.[\w-]+)+)>\s*')
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _TAG_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d|p|div|tr|li|hr|blockquote|/blockquote)\b[^>]*>", re.I)
 _SCRIPT = re.compile(r"<\s*(script|style|head)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
@@ -70,6 +71,9 @@ def _unfold(text: str) -> str:
 
 def address(value: str) -> str | None:
     """The address in a From/To value (``Name <a@b>``, ``[mailto:a@b]`` or bare), lowercased."""
+    simple = _SIMPLE_FROM.fullmatch(value)  # the usual `Name <a@b>` without getaddresses' cost
+    if simple:
+        return simple[1].lower()
     try:
         pairs = getaddresses([value])
     except Exception:
