@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -60,6 +61,7 @@ def export(
     cfg = settings()
     scope = exporter.Scope(since=_since(since), expire_days=cfg.expire_days, removed=removed)
     started = utcnow()
+    clock = time.perf_counter()
     with transaction(cfg) as conn, counter(quiet, "exporting") as tick:
         def produce(stream) -> int:  # noqa: ANN001
             return exporter.export(conn, stream, fmt=fmt, scope=scope, tick=tick)
@@ -76,7 +78,8 @@ def export(
         conn.execute(text("INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (:at, :f, :r, :s, :p)"),
                      {"at": exporter.stamp(started) if conn.dialect.name == "sqlite" else started,
                       "f": fmt, "r": count, "s": digest or "", "p": path})
-    summary = {"format": fmt, "rows": count, "path": path, "sha256": digest}
+    summary = {"format": fmt, "rows": count, "path": path, "sha256": digest,
+               "seconds": round(time.perf_counter() - clock, 3)}
     if as_json:
         emit_json(summary)
     elif not quiet and output != "-":
