@@ -69,9 +69,10 @@ def test_starttls_and_require_starttls(cli, account, cert) -> None:
     assert cli("check", "112-4455667-7788990").exit_code == 0
 
 
-def test_proxy_protocol_records_the_real_client(account, engine) -> None:
-    """Behind a load balancer, the PROXY header's source address is the peer that is kept."""
-    server = InProcess.start(proxy_protocol=True)
+def test_proxy_protocol_records_and_limits_the_real_client(account, engine) -> None:
+    """Behind a load balancer, the PROXY header's source address is the peer that is kept, and
+    the one the per-client connection limit counts."""
+    server = InProcess.start(proxy_protocol=True, max_connections_per_client=1)
     try:
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
             sock.sendall(f"PROXY TCP4 203.0.113.7 127.0.0.1 40000 {server.port}\r\n".encode())
@@ -83,10 +84,21 @@ def test_proxy_protocol_records_the_real_client(account, engine) -> None:
                 assert reply[:1] in (b"2", b"3"), reply
             sock.sendall(mail.as_bytes(mail.notice()) + b"\r\n.\r\n")
             assert reader.readline().startswith(b"250 2.0.0")
+            second = _proxied(server.port, "203.0.113.7")  # the same client while the first is open
+            assert second == b""  # refused: closed without a greeting
+            assert _proxied(server.port, "203.0.113.8").startswith(b"220")  # another client is fine
     finally:
         server.stop()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT peer FROM message")).scalar_one() == "203.0.113.7"
+
+
+def _proxied(port: int, client: str) -> bytes:
+    """The first line the server sends after a PROXY header naming ``client``."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(f"PROXY TCP4 {client} 127.0.0.1 40001 {port}\r\n".encode())
+        sock.settimeout(5)
+        return sock.makefile("rb").readline()
 
 
 def _lock_database(database_url: str):  # noqa: ANN202

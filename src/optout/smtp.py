@@ -57,11 +57,12 @@ class AccountCache:
         return accounts.match_recipient(self.by_slug, recipient=recipient, domain=self.domain)
 
     async def route(self, recipient: str) -> dict[str, Any] | None:
+        """Reload when stale, and on a miss (a new account) at most five times a second."""
         age = time.monotonic() - self.loaded_at
-        found = accounts.match_recipient(self.by_slug, recipient=recipient, domain=self.domain)
+        found = self.cached(recipient)
         if age > ACCOUNT_CACHE_SECONDS or (found is None and age > 0.2):
             await asyncio.to_thread(self._load)
-            found = accounts.match_recipient(self.by_slug, recipient=recipient, domain=self.domain)
+            found = self.cached(recipient)
         return found
 
 
@@ -77,7 +78,10 @@ class Handler:
         self.per_client: Counter[str] = Counter()
 
     async def handle_PROXY(self, server: SMTP, session: Session, envelope: Envelope, proxy: Any) -> bool:
-        session.peer = (proxy.src_addr, proxy.src_port)  # log and limit the real client
+        """Behind a load balancer: log, and limit connections by, the client the header names."""
+        session.peer = (proxy.src_addr, proxy.src_port)
+        if isinstance(server, ListenerSession):
+            return server.rekey(str(proxy.src_addr))
         return True
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
@@ -173,6 +177,19 @@ class ListenerSession(SMTP):
         self.client = client
         counts[client] += 1
         super().connection_made(transport)
+
+    def rekey(self, client: str) -> bool:
+        """Count this connection against ``client`` instead; False (refuse) if it is over its limit."""
+        counts = self.optout.per_client
+        if counts[client] >= self.optout.cfg.max_connections_per_client:
+            return False  # aiosmtpd then closes the connection
+        if self.client is not None:
+            counts[self.client] -= 1
+            if counts[self.client] <= 0:
+                del counts[self.client]
+        self.client = client
+        counts[client] += 1
+        return True
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.client is not None:
