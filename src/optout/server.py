@@ -72,10 +72,10 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
     from optout.smtp import Handler, ListenerSession
 
     trust.load_pinned(cfg.dkim_keys_file)  # a bad keys file stops start-up, not the first notice
+    context = tls_context(cfg)  # likewise a bad certificate
     db.engine(cfg).dispose()  # create or check the schema before the worker starts
     reads = db.engine(cfg, check_schema=False, write=False)
     handler = Handler(cfg, reads=reads)
-    context = tls_context(cfg)
     sessions: weakref.WeakSet[ListenerSession] = weakref.WeakSet()  # open ones only
 
     def factory() -> ListenerSession:
