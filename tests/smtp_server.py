@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from loadgen import free_port, wait_port
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.recv(100)
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port}")
+__all__ = ["InProcess", "free_port", "subprocess_server"]
 
 
 @dataclass
@@ -91,9 +75,7 @@ def subprocess_server(port: int, *args: str, env: dict[str, str] | None = None) 
         [sys.executable, "-m", "optout", "serve", "--port", str(port), *args],
         env=env or os.environ.copy(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
     )
-    try:
-        wait_for_port(port)
-    except TimeoutError:
+    if not wait_port(port, timeout=15):
         proc.kill()
-        raise AssertionError(proc.communicate()[1].decode()[-3000:]) from None
+        raise AssertionError(proc.communicate()[1].decode()[-3000:])
     return proc

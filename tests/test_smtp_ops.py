@@ -10,7 +10,6 @@ import smtplib
 import socket
 import sqlite3
 import ssl
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,8 +19,6 @@ from sqlalchemy import text
 
 import mail
 from smtp_server import InProcess, free_port, subprocess_server
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 
 @pytest.fixture
