@@ -5,7 +5,7 @@ transaction; concurrency is left to the database's unique constraints and upsert
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,18 +60,6 @@ def insert_for(conn: Connection, table: Any) -> Any:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
-
-
-_STATEMENTS: dict[tuple[str, Callable[..., Any]], Any] = {}
-
-
-def prepared(conn: Connection, build: Callable[[Connection], Any]) -> Any:
-    """``build(conn)``, made once per dialect: SQLAlchemy then compiles and keys it only once,
-    which matters on the listener's hot path (a fresh upsert costs more than running it)."""
-    key = (conn.dialect.name, build)
-    if key not in _STATEMENTS:
-        _STATEMENTS[key] = build(conn)
-    return _STATEMENTS[key]
 
 
 def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None = None) -> Recorded:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, func, select
 
-from optout import entries
+from optout import bulk, entries
 from optout.models import Confirmation, Message, Report, utcnow
 from optout.parse import Result
 from optout.parse.result import CONFIRMATION, NOTICE
@@ -166,6 +166,10 @@ def _listed_today(conn: Connection, account_id: int, limit: int) -> int:
     return conn.execute(select(func.count()).select_from(recent)).scalar_one()
 
 
+MESSAGE_COLUMNS = ("account_id", "sha256", "raw", "size", "source", "mail_from", "rcpt", "peer",
+                   "received_at", "kind", "outcome", "reason", "order_id", "dkim", "dkim_domain")
+
+
 def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
     """Insert the messages not seen before; the new row's ID per item, None for a duplicate."""
     now = utcnow()
@@ -176,38 +180,25 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
         if key in first:
             continue  # the same message twice in one batch
         first[key] = index
-        rows.append({
-            "account_id": key[0], "sha256": key[1], "raw": inbound.raw, "size": len(inbound.raw),
-            "source": inbound.source, "mail_from": inbound.mail_from, "rcpt": inbound.rcpt,
-            "peer": inbound.peer, "received_at": now, "kind": result.kind, "outcome": "new",
-            "reason": result.reason, "order_id": result.order_id, "dkim": item.dkim[0],
-            "dkim_domain": item.dkim[1],
-        })
+        rows.append((key[0], key[1], inbound.raw, len(inbound.raw), inbound.source, inbound.mail_from,
+                     inbound.rcpt, inbound.peer, now, result.kind, "new", result.reason, result.order_id,
+                     item.dkim[0], item.dkim[1]))
     ids: list[int | None] = [None] * len(items)
-    for message_id, account_id, digest in conn.execute(entries.prepared(conn, _message_insert), rows):
+    inserted = bulk.insert(conn, table="message", columns=MESSAGE_COLUMNS, rows=rows,
+                           tail="ON CONFLICT (account_id, sha256) DO NOTHING", returning="id, account_id, sha256")
+    for message_id, account_id, digest in inserted:
         ids[first[(account_id, digest)]] = message_id
     return ids
 
 
-def _message_insert(conn: Connection) -> Any:
-    return (entries.insert_for(conn, MESSAGE).on_conflict_do_nothing(index_elements=["account_id", "sha256"])
-            .returning(MESSAGE.c.id, MESSAGE.c.account_id, MESSAGE.c.sha256))
-
-
-def _outcome_update(conn: Connection) -> Any:
-    return update(MESSAGE).where(MESSAGE.c.id == bindparam("mid")).values(
-        kind=bindparam("k"), outcome=bindparam("o"), reason=bindparam("r"), order_id=bindparam("oid"),
-        dkim=bindparam("d"), dkim_domain=bindparam("dd"))
-
-
 def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Outcome | None]]) -> None:
-    if not done:
-        return
-    conn.execute(entries.prepared(conn, _outcome_update), [
-        {"mid": message_id, "k": item.result.kind, "o": outcome.outcome, "r": outcome.reason,
-         "oid": item.result.order_id, "d": item.dkim[0], "dd": item.dkim[1]}
-        for message_id, item, outcome in done if outcome is not None
-    ])
+    """The verdict and outcome on each message row (a retry may change the verdict too)."""
+    rows = [(item.result.kind, outcome.outcome, outcome.reason, item.result.order_id, item.dkim[0],
+             item.dkim[1], message_id) for message_id, item, outcome in done if outcome is not None]
+    if rows:
+        mark = "?" if conn.dialect.name == "sqlite" else "%s"
+        sets = ", ".join(f"{c} = {mark}" for c in ("kind", "outcome", "reason", "order_id", "dkim", "dkim_domain"))
+        conn.exec_driver_sql(f"UPDATE message SET {sets} WHERE id = {mark}", rows)
 
 
 def _confirmation(conn: Connection, message_id: int, item: Item) -> None:
