@@ -14,6 +14,7 @@ from optout.cli.output import (
     counter,
     emit_json,
     guarded,
+    say,
     settings,
     transaction,
 )
@@ -45,8 +46,7 @@ def add(
         done = entries.record(conn, reports=[report], actor=account or "manual")
         entries.log(conn, [parsed.value], action="added", actor=account or "manual", reason=reason)
     outcome = {"query": parsed.value, "listed": True, "new": bool(done.new_entries)}
-    emit_json(outcome) if as_json else typer.echo(
-        f"{parsed.value}\tlisted{' (new)' if done.new_entries else ' (already listed)'}")
+    say(outcome, f"{parsed.value}\tlisted{' (new)' if done.new_entries else ' (already listed)'}", as_json=as_json)
 
 
 @guarded
@@ -64,8 +64,7 @@ def remove(
     with transaction(settings()) as conn:
         if not entries.remove(conn, query=parsed, reason=reason, actor="manual"):
             raise OptoutError(f"{parsed.value} is not listed")
-    emit_json({"query": parsed.value, "listed": False}) if as_json else typer.echo(
-        f"{parsed.value}\tremoved")
+    say({"query": parsed.value, "listed": False}, f"{parsed.value}\tremoved", as_json=as_json)
 
 
 @guarded

@@ -98,6 +98,14 @@ def table(rows: list[dict[str, Any]], columns: list[str], *, title: str | None =
     Console(width=None if sys.stdout.isatty() else 160).print(out)
 
 
+def say(record: dict[str, Any], line: str, *, as_json: bool) -> None:
+    """One result: the record as JSON for programs, or one line for people."""
+    if as_json:
+        emit_json(record)
+    else:
+        typer.echo(line)
+
+
 def output_rows(rows: list[dict[str, Any]], *, columns: list[str], as_json: bool) -> None:
     """Rows as JSON lines for programs, or as a table of ``columns`` for people."""
     if as_json:

@@ -8,9 +8,9 @@ import typer
 
 from optout.cli.output import (
     JsonOption,
-    emit_json,
     guarded,
     output_rows,
+    say,
     settings,
     show_record,
     transaction,
@@ -80,7 +80,7 @@ def retry(
         outcomes = [(i, quarantine.retry(conn, message_id=i, policy=policy, verifier=verifier)) for i in ids]
     for i, done in outcomes:
         row = {"id": i, "outcome": done.outcome, "reason": done.reason}
-        emit_json(row) if as_json else typer.echo(f"{i}\t{done.outcome}\t{done.reason}")
+        say(row, f"{i}\t{done.outcome}\t{done.reason}", as_json=as_json)
 
 
 @app.command("accept")
@@ -93,4 +93,4 @@ def accept(message_id: IdArg, as_json: JsonOption = False) -> None:
     with transaction(cfg) as conn:
         done = quarantine.accept(conn, message_id=message_id, verifier=trust.Verifier(cfg))
     row = {"id": message_id, "outcome": done.outcome, "reason": done.reason}
-    emit_json(row) if as_json else typer.echo(f"{message_id}\t{done.outcome}\t{done.reason}")
+    say(row, f"{message_id}\t{done.outcome}\t{done.reason}", as_json=as_json)
