@@ -146,3 +146,13 @@ def test_stats_counts(cli, account) -> None:
     cli("remove", "a@example.com", "--reason", "r")
     stats = json.loads(cli("stats", "--json").stdout)
     assert (stats["entries_listed"], stats["entries_removed"], stats["reports"], stats["accounts"]) == (1, 1, 2, 1)
+
+
+def test_version_and_help(bare_cli) -> None:
+    """--version prints the version; --help lists every command group."""
+    from optout import __version__
+
+    assert bare_cli("--version").stdout.strip() == f"optout {__version__}"
+    text = bare_cli("--help").stdout
+    for command in ("check", "filter", "import", "serve", "export", "accounts", "quarantine", "db"):
+        assert command in text
