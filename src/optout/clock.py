@@ -7,3 +7,8 @@ from datetime import datetime, timezone
 def utcnow() -> datetime:
     """Now, as the naive UTC datetime every column holds."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def today() -> str:
+    """The UTC date as YYYY-MM-DD: the unit of the per-account volume guard."""
+    return utcnow().strftime("%Y-%m-%d")

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     trust: Literal["any", "dkim"] = "any"
     dkim_keys_file: Path | None = None  # pinned DKIM keys, one "name TXT" a line
     dns_timeout: float = Field(3.0, gt=0)
-    daily_new_entries_limit: int = Field(500, gt=0)
+    daily_new_entries_limit: int = Field(500, gt=0)  # per account per UTC day
 
     expire_days: int | None = Field(None, gt=0)  # None: entries never expire
     raw_retention_days: int = Field(365, gt=0)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select, update
 
 from optout import bulk
+from optout.clock import today
 from optout.identifiers import Query, marketplace_of
 from optout.models import Entry, Event, Report, utcnow
 
@@ -81,12 +82,12 @@ def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None 
     relisted = [v for v in newly if before.get(v) == "removed"]
     if relisted:
         log(conn, relisted, action="relisted", actor=actor, reason="new report")
-    _mark_listed_new(conn, fresh, newly)
+    _count_new(conn, fresh, newly)
     return result
 
 
 REPORT_COLUMNS = ("dedup_key", "account_id", "message_id", "order_id", "buyer_email", "marketplace",
-                  "source", "dkim", "dkim_domain", "received_at", "note", "listed_new")
+                  "source", "dkim", "dkim_domain", "received_at", "note")
 
 
 def _insert_reports(conn: Connection, reports: Sequence[NewReport]) -> list[NewReport]:
@@ -102,7 +103,7 @@ def _insert_reports(conn: Connection, reports: Sequence[NewReport]) -> list[NewR
 def _report_row(key: str, r: NewReport) -> tuple[Any, ...]:
     return (key, r.account_id, r.message_id, r.order_id, r.buyer_email,
             r.marketplace or marketplace_of(r.buyer_email), r.source, r.dkim, r.dkim_domain,
-            r.received_at, r.note, False)
+            r.received_at, r.note)
 
 
 def _entry_rows(reports: list[NewReport]) -> list[dict[str, Any]]:
@@ -172,13 +173,18 @@ def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:
     return found
 
 
-def _mark_listed_new(conn: Connection, fresh: list[NewReport], newly: set[str]) -> None:
-    keys = [r.dedup_key for r in fresh if r.account_id and ({r.order_id, r.buyer_email} & newly)]
-    for start in range(0, len(keys), 500):
-        conn.execute(
-            update(REPORT).where(REPORT.c.dedup_key.in_(keys[start : start + 500]))
-            .values(listed_new=True)
-        )
+def _count_new(conn: Connection, fresh: list[NewReport], newly: set[str]) -> None:
+    """Add to each account's count for today the reports that put something new on the list."""
+    per_account: dict[int, int] = {}
+    for r in fresh:
+        if r.account_id and {r.order_id, r.buyer_email} & newly:
+            per_account[r.account_id] = per_account.get(r.account_id, 0) + 1
+    if per_account:
+        day = today()
+        bulk.insert(conn, table="accountday", columns=("account_id", "day", "new_entries"),
+                    rows=[(account, day, count) for account, count in sorted(per_account.items())],
+                    tail="ON CONFLICT (account_id, day) DO UPDATE SET "
+                         "new_entries = accountday.new_entries + excluded.new_entries")
 
 
 def log(conn: Connection, values: list[str], *, action: str, actor: str | None, reason: str | None) -> None:

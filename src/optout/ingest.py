@@ -11,19 +11,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from optout import bulk, entries
-from optout.models import Confirmation, Message, Report, utcnow
+from optout.clock import today
+from optout.models import AccountDay, Confirmation, Message, Report, utcnow
 from optout.parse import Result
 from optout.parse.result import CONFIRMATION, NOTICE
 
 MESSAGE = Message.__table__  # type: ignore[attr-defined]
 REPORT = Report.__table__  # type: ignore[attr-defined]
 CONFIRM = Confirmation.__table__  # type: ignore[attr-defined]
+ACCOUNT_DAY = AccountDay.__table__  # type: ignore[attr-defined]
 DkimResult = tuple[str, str | None]
 
 
@@ -141,7 +142,7 @@ def _notice_outcome(report: entries.NewReport, done: entries.Recorded, stored_id
 
 
 class _Budget:
-    """The per-account volume guard: new entries an account may add in 24 hours."""
+    """The per-account volume guard: new entries an account may add in a UTC day."""
 
     def __init__(self, conn: Connection, limit: int | None) -> None:
         self.conn, self.limit = conn, limit
@@ -151,19 +152,18 @@ class _Budget:
         if not self.limit:
             return True
         if account_id not in self.used:
-            self.used[account_id] = _listed_today(self.conn, account_id, self.limit)
+            self.used[account_id] = _listed_today(self.conn, account_id)
         if self.used[account_id] >= self.limit:
             return False
         self.used[account_id] += 1  # counts as if it lists something: conservative
         return True
 
 
-def _listed_today(conn: Connection, account_id: int, limit: int) -> int:
-    """How many reports of this account listed something new in 24 hours, counted up to limit."""
-    since = utcnow() - timedelta(days=1)
-    recent = (select(REPORT.c.id).where(REPORT.c.account_id == account_id, REPORT.c.received_at >= since,
-                                        REPORT.c.listed_new.is_(True)).limit(limit).subquery())
-    return conn.execute(select(func.count()).select_from(recent)).scalar_one()
+def _listed_today(conn: Connection, account_id: int) -> int:
+    """How many identifiers this account put on the list today (one row, kept by entries.record)."""
+    query = select(ACCOUNT_DAY.c.new_entries).where(ACCOUNT_DAY.c.account_id == account_id,
+                                                    ACCOUNT_DAY.c.day == today())
+    return conn.execute(query).scalar() or 0
 
 
 MESSAGE_COLUMNS = ("account_id", "sha256", "raw", "size", "source", "mail_from", "rcpt", "peer",

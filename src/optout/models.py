@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from optout.clock import utcnow
 
-__all__ = ["Account", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Report", "utcnow"]
+__all__ = ["Account", "AccountDay", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Report", "utcnow"]
 
 
 class Account(SQLModel, table=True):
@@ -92,7 +92,7 @@ class Message(SQLModel, table=True):
 class Report(SQLModel, table=True):
     """One piece of evidence for an order ID and/or buyer address."""
 
-    __table_args__ = (Index("ix_report_account_received", "account_id", "received_at"),)
+    __table_args__ = (Index("ix_report_account", "account_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(max_length=64, unique=True)
@@ -106,8 +106,15 @@ class Report(SQLModel, table=True):
     dkim_domain: str | None = Field(default=None, max_length=255)
     received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
     note: str | None = None
-    listed_new: bool = False  # this report put an identifier on the list (for the volume guard)
     withdrawn_at: datetime | None = Field(default=None, sa_type=DateTime())
+
+
+class AccountDay(SQLModel, table=True):
+    """How many identifiers each account put on the list each UTC day: the volume guard's count."""
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    day: str = Field(max_length=10, primary_key=True)  # YYYY-MM-DD
+    new_entries: int = 0
 
 
 class Confirmation(SQLModel, table=True):

@@ -44,6 +44,13 @@ def upgrade() -> None:
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('accountday',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.String(length=10), nullable=False),
+    sa.Column('new_entries', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
+    sa.PrimaryKeyConstraint('account_id', 'day')
+    )
     op.create_table('entry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=5), nullable=False),
@@ -134,7 +141,6 @@ def upgrade() -> None:
     sa.Column('dkim_domain', sa.String(length=255), nullable=True),
     sa.Column('received_at', sa.DateTime(), nullable=False),
     sa.Column('note', sa.String(), nullable=True),
-    sa.Column('listed_new', sa.Boolean(), nullable=False),
     sa.Column('withdrawn_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
     sa.ForeignKeyConstraint(['message_id'], ['message.id'], ),
@@ -142,7 +148,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('dedup_key')
     )
     with op.batch_alter_table('report', schema=None) as batch_op:
-        batch_op.create_index('ix_report_account_received', ['account_id', 'received_at'], unique=False)
+        batch_op.create_index('ix_report_account', ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_buyer_email'), ['buyer_email'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_order_id'), ['order_id'], unique=False)
 
@@ -152,7 +158,7 @@ def downgrade() -> None:
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_order_id'))
         batch_op.drop_index(batch_op.f('ix_report_buyer_email'))
-        batch_op.drop_index('ix_report_account_received')
+        batch_op.drop_index('ix_report_account')
 
     op.drop_table('report')
     with op.batch_alter_table('event', schema=None) as batch_op:
@@ -172,6 +178,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_entry_updated')
 
     op.drop_table('entry')
+    op.drop_table('accountday')
     op.drop_table('importrun')
     op.drop_table('exportrun')
     op.drop_table('account')
