@@ -47,11 +47,13 @@ class NewReport:
 class Recorded:
     """What recording a batch did."""
 
-    new_reports: int = 0
-    duplicates: int = 0
-    new_entries: int = 0  # identifiers that were not listed before (new or relisted)
     fresh_keys: set[str] = field(default_factory=set)  # dedup keys of the reports stored now
     newly_listed: set[str] = field(default_factory=set)  # values that were not listed before
+
+    @property
+    def new_entries(self) -> int:
+        """Identifiers that were not listed before (new or relisted)."""
+        return len(self.newly_listed)
 
 
 def insert_for(conn: Connection, table: Any) -> Any:
@@ -65,25 +67,19 @@ def insert_for(conn: Connection, table: Any) -> Any:
 
 def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None = None) -> Recorded:
     """Store new evidence and list what it names; a report seen before changes nothing."""
-    result = Recorded()
     fresh = _insert_reports(conn, reports)
-    result.new_reports = len(fresh)
-    result.duplicates = len(reports) - len(fresh)
     if not fresh:
-        return result
+        return Recorded()
     rows = _entry_rows(fresh)
     before = _statuses(conn, [r["value"] for r in rows])
     for round_rows in _rounds(rows):
         _upsert_entries(conn, round_rows)
     newly = {r["value"] for r in rows if before.get(r["value"]) != "listed"}
-    result.new_entries = len(newly)
-    result.fresh_keys = {r.dedup_key for r in fresh}
-    result.newly_listed = newly
     relisted = [v for v in newly if before.get(v) == "removed"]
     if relisted:
         log(conn, relisted, action="relisted", actor=actor, reason="new report")
     _count_new(conn, fresh, newly)
-    return result
+    return Recorded(fresh_keys={r.dedup_key for r in fresh}, newly_listed=newly)
 
 
 REPORT_COLUMNS = ("dedup_key", "account_id", "message_id", "order_id", "buyer_email", "marketplace",

@@ -48,9 +48,7 @@ def listed_values(conn: Any, ph: str, values: list[str], *, cutoff: str | None) 
     # Only ``value`` in the WHERE clause, so the planner can only take the unique index on it.
     cursor = conn.cursor()
     cursor.execute(f"SELECT value, status, last_seen FROM entry WHERE value IN {_in(ph, len(values))}", values)
-    cutoff_iso = iso(cutoff)
-    return {value for value, status, last_seen in cursor.fetchall()
-            if status == "listed" and not (cutoff_iso and iso(last_seen) < cutoff_iso)}  # type: ignore[operator]
+    return {value for value, state, last_seen in cursor.fetchall() if _state(state, last_seen, cutoff) == "listed"}
 
 
 Found = tuple[Query, "tuple[Any, ...] | None", list[str]]
@@ -85,11 +83,14 @@ _KIND, _VALUE, _BUYER, _ORDERS, _MARKET, _STATUS, _FIRST, _LAST, _COUNT, _VERIFI
 
 def status(row: tuple[Any, ...] | None, cutoff: str | None) -> str | None:
     """listed, removed or expired; None for an identifier never seen."""
-    if row is None:
-        return None
-    if cutoff and row[_STATUS] == "listed" and iso(row[_LAST]) < iso(cutoff):  # type: ignore[operator]
+    return None if row is None else _state(row[_STATUS], row[_LAST], cutoff)
+
+
+def _state(stored: str, last_seen: Any, cutoff: str | None) -> str:
+    """The stored status, with a listed entry not seen since the expiry cutoff as expired."""
+    if cutoff and stored == "listed" and iso(last_seen) < iso(cutoff):  # type: ignore[operator]
         return "expired"
-    return row[_STATUS]
+    return stored
 
 
 def record(query: Query, row: tuple[Any, ...] | None, accounts: list[str], *, cutoff: str | None) -> dict[str, Any]:
