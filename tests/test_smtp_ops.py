@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import signal
 import smtplib
 import socket
@@ -222,3 +223,44 @@ def test_serve_start_up_errors_are_one_line(cli, account, tmp_path: Path, monkey
     monkeypatch.setenv("OPTOUT_TLS_CERT", str(tmp_path / "missing.pem"))
     no_cert = cli("serve", "--port", str(free_port()))
     assert no_cert.exit_code == 2 and "cannot load TLS certificate" in no_cert.stderr
+
+
+def _worker_of(listener_pid: int) -> int:
+    """The listener's worker process (its other child is multiprocessing's resource tracker)."""
+    for child in Path(f"/proc/{listener_pid}/task/{listener_pid}/children").read_text().split():
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    raise AssertionError("no worker process")
+
+
+def test_a_dead_worker_defers_its_messages_and_is_replaced(cli, account) -> None:
+    """The worker killed mid-message: that message gets 451 (not lost: the sender retries);
+    a new worker takes the next one, and the retry is stored once."""
+    port = free_port()
+    proc = subprocess_server(port)
+    try:
+        worker = _worker_of(proc.pid)
+        os.kill(worker, signal.SIGSTOP)  # hold it mid-request, then kill it
+        raw = mail.as_bytes(mail.notice("en", "556-0000000-0000001"))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            reply = pool.submit(_send_code, port, account["address"], raw)
+            time.sleep(1)
+            os.kill(worker, signal.SIGKILL)
+            assert reply.result(timeout=30) == 451
+        assert _send_code(port, account["address"], raw) == 250
+        assert _worker_of(proc.pid) != worker
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=40) == 0
+        proc.stderr.close()
+    assert cli("check", "556-0000000-0000001").exit_code == 0
+    assert json.loads(cli("stats", "--json").stdout)["messages"] == {"listed": 1}
+
+
+def _send_code(port: int, rcpt: str, raw: bytes) -> int:
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.sendmail("seller-notification@amazon.com", rcpt, raw)
+        return 250
+    except smtplib.SMTPDataError as exc:
+        return exc.smtp_code

@@ -95,7 +95,7 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
     try:
         server = await loop.create_server(factory, host=cfg.smtp_host, port=cfg.smtp_port)
     except OSError as exc:
-        handler.close()
+        await handler.close()
         reads.dispose()
         raise OptoutError(f"cannot listen on {cfg.smtp_host}:{cfg.smtp_port}: {exc.strerror}") from None
     signals = stop is None
@@ -115,7 +115,7 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
         if signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-        handler.close()
+        await handler.close()
         reads.dispose()
 
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
+import re
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from optout import accounts, worker
+from optout import accounts
 from optout.committer import GroupCommitter
+from optout.worker import Worker
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -33,6 +34,8 @@ TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TRY_LATER = "451 4.3.0 Cannot store the message now; try again later"
 TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address\r\n"
 ACCOUNT_CACHE_SECONDS = 2.0
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(rf"[ \t]*<(?P<addr>{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?P<rest>(?:[ \t].*)?)\Z")
 
 
 class AccountCache:
@@ -72,8 +75,8 @@ class Handler:
     def __init__(self, cfg: Settings, *, reads: Engine) -> None:
         self.cfg = cfg
         self.routes = AccountCache(reads, cfg.ingest_domain)
-        self.committer = GroupCommitter(self._write, size=cfg.group_commit_size)
-        self.pool = self._new_pool()
+        self.worker = Worker(cfg.model_dump())
+        self.committer = GroupCommitter(self.worker.call, size=cfg.group_commit_size)
         self.in_flight = 0
         self.per_client: Counter[str] = Counter()
 
@@ -123,25 +126,12 @@ class Handler:
         self._log(routed, outcomes, started, peer=peer, size=len(raw))
         return OK.format(count=len(outcomes), outcome=", ".join(sorted({o["outcome"] for o in outcomes})))
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the listener has threads, and a forked copy of a held lock deadlocks
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker.start, initargs=(self.cfg.model_dump(),))
-
-    async def _write(self, items: list[Any]) -> list[dict[str, Any]]:
-        """Recognise and commit one group in the worker process; a dead worker is replaced."""
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self.pool, worker.process, items)
-        except BrokenProcessPool:
-            self.pool = self._new_pool()
-            raise
-
     async def warm(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self.pool, worker.ping)
+        """Start the worker: it is running, and connected, before we listen."""
+        await self.worker.start()
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
+    async def close(self) -> None:
+        await self.worker.stop()
 
     def _log(self, routed: list[Any], outcomes: list[dict[str, Any]] | None, started: float, *,
              peer: str, size: int, error: Exception | None = None) -> None:
@@ -165,6 +155,29 @@ class ListenerSession(SMTP):
         self.optout = handler
         self.gate_on_connect = gate_on_connect
         self.client: str | None = None
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """The address in MAIL FROM / RCPT TO, as aiosmtpd 1.4 parses it, at a fraction of the cost.
+
+        Upstream builds a typing.Protocol class on every call (for a type hint) and runs the
+        full RFC 5322 header parser; together they were a fifth of the listener's time. A plain
+        ``<local@domain>`` is taken by a regex; anything else goes to the same parser upstream
+        uses. A test checks both paths give upstream's results.
+        """
+        simple = _PLAIN_PATH.match(arg)
+        if simple and not simple["rest"].lstrip(" \t").startswith("("):
+            addr, rest = simple["addr"], simple["rest"].lstrip(" \t")
+        elif not arg:
+            return "", ""
+        else:
+            try:
+                parsed, rest = (get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec)(arg)
+            except HeaderParseError:
+                return None, None
+            addr = parsed.addr_spec
+        if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
