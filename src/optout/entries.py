@@ -164,8 +164,8 @@ def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:
     unique = sorted(set(values))
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
-        query = select(ENTRY.c.value, ENTRY.c.status).where(ENTRY.c.value.in_(chunk))
-        found.update({value: status for value, status in conn.execute(query)})
+        marks = ", ".join("?" * len(chunk))
+        found.update(bulk.fetch(conn, f"SELECT value, status FROM entry WHERE value IN ({marks})", chunk))
     return found
 
 

@@ -17,14 +17,13 @@ from sqlalchemy import Connection, select
 
 from optout import bulk, entries
 from optout.clock import today
-from optout.models import AccountDay, Confirmation, Message, Report, utcnow
+from optout.models import Confirmation, Message, Report, utcnow
 from optout.parse import Result
 from optout.parse.result import CONFIRMATION, NOTICE
 
 MESSAGE = Message.__table__  # type: ignore[attr-defined]
 REPORT = Report.__table__  # type: ignore[attr-defined]
 CONFIRM = Confirmation.__table__  # type: ignore[attr-defined]
-ACCOUNT_DAY = AccountDay.__table__  # type: ignore[attr-defined]
 DkimResult = tuple[str, str | None]
 
 
@@ -161,9 +160,9 @@ class _Budget:
 
 def _listed_today(conn: Connection, account_id: int) -> int:
     """How many identifiers this account put on the list today (one row, kept by entries.record)."""
-    query = select(ACCOUNT_DAY.c.new_entries).where(ACCOUNT_DAY.c.account_id == account_id,
-                                                    ACCOUNT_DAY.c.day == today())
-    return conn.execute(query).scalar() or 0
+    found = bulk.fetch(conn, "SELECT new_entries FROM accountday WHERE account_id = ? AND day = ?",
+                       (account_id, today()))
+    return found[0][0] if found else 0
 
 
 MESSAGE_COLUMNS = ("account_id", "sha256", "raw", "size", "source", "mail_from", "rcpt", "peer",
