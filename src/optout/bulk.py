@@ -20,25 +20,45 @@ ROWS_PER_STATEMENT = 1000  # x ~12 columns: well under SQLite's 32,766 and Postg
 
 def insert(conn: Connection, *, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
            tail: str, returning: str | None = None) -> list[tuple[Any, ...]]:
-    """``INSERT INTO table (columns) VALUES … tail [RETURNING …]`` in chunks; returned rows."""
-    sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
-    group = "(" + ", ".join([mark] * len(columns)) + ")"
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    """``INSERT INTO table (columns) … tail [RETURNING …]`` in chunks; the returned rows."""
     end = f" {tail}" + (f" RETURNING {returning}" if returning else "")
-    if not sqlite:
-        end = end.replace("%", "%%")  # psycopg reads a bare % as a placeholder
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        if sqlite:
-            params = [_stored(v) if v.__class__ in _DATES else v for row in chunk for v in row]
+        if conn.dialect.name == "sqlite":
+            sql, params = _values(table, columns, len(chunk), end), _flat(chunk)
         else:
-            params = [v for row in chunk for v in row]
-        result = conn.exec_driver_sql(head + ", ".join([group] * len(chunk)) + end, tuple(params))
+            sql, params = _unnest(conn.dialect, table, tuple(columns), end), [list(col) for col in zip(*chunk)]
+        result = conn.exec_driver_sql(sql, tuple(params))
         if returning:
             found.extend(tuple(r) for r in result.fetchall())
     return found
+
+
+def _values(table: str, columns: Sequence[str], count: int, end: str) -> str:
+    """SQLite: ``VALUES (?, …), (?, …)``, one group per row."""
+    group = "(" + ", ".join("?" * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([group] * count) + end
+
+
+def _flat(chunk: Sequence[Sequence[Any]]) -> list[Any]:
+    return [_stored(v) if v.__class__ in _DATES else v for row in chunk for v in row]
+
+
+@lru_cache(maxsize=64)
+def _unnest(dialect: Any, table: str, columns: tuple[str, ...], end: str) -> str:
+    """PostgreSQL: one array per column, unnested into rows.
+
+    The statement text is the same whatever the number of rows, so psycopg parses it once and
+    the server prepares it; a ``VALUES`` list of hundreds of placeholders was split anew by
+    psycopg on every call, which cost more than the server's work.
+    """
+    from optout.models import SQLModel
+
+    types = [SQLModel.metadata.tables[table].c[c].type.compile(dialect=dialect) for c in columns]
+    arrays = ", ".join(f"%b::{t}[]" for t in types)  # %b: sent in binary, no text escaping
+    return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+            + end.replace("%", "%%"))  # psycopg reads a bare % as a placeholder
 
 
 def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -52,6 +72,14 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, 
     else:
         sql = sql.replace("?", "%s")
     return [tuple(row) for row in conn.exec_driver_sql(sql, tuple(params)).fetchall()]
+
+
+def fetch_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """``sql WHERE column IN values``: one placeholder per value on SQLite, one array on PostgreSQL
+    (so the statement text stays the same and is parsed and prepared once)."""
+    if conn.dialect.name == "sqlite":
+        return fetch(conn, f"{sql} WHERE {column} IN ({', '.join('?' * len(values))})", values)
+    return fetch(conn, f"{sql} WHERE {column} = ANY(?)", [list(values)])
 
 
 def _stored(value: date) -> str:

@@ -164,8 +164,7 @@ def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:
     unique = sorted(set(values))
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
-        found.update(bulk.fetch(conn, f"SELECT value, status FROM entry WHERE value IN ({marks})", chunk))
+        found.update(bulk.fetch_in(conn, "SELECT value, status FROM entry", column="value", values=chunk))
     return found
 
 
