@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 import mail
 from conftest import BOUNCES, NOTICES
@@ -164,8 +165,9 @@ def test_bounces_are_quarantined_not_listed(cli, account, listener) -> None:
 
 @pytest.mark.slow
 @pytest.mark.listener(max_connections_per_client=300)  # the burst all comes from 127.0.0.1
-def test_burst_of_200_concurrent_connections(cli, account, listener) -> None:
-    """200 clients at once, each with its own notice: every one gets 250 and is listed."""
+def test_burst_of_200_concurrent_connections(cli, account, listener, engine) -> None:
+    """200 clients at once, each with its own notice: every one gets 250 and is listed, and
+    messages that arrived together were committed together (a group shares its timestamp)."""
     orders = [f"200-0000000-{i:07d}" for i in range(200)]
     barrier = threading.Barrier(200)
 
@@ -181,6 +183,9 @@ def test_burst_of_200_concurrent_connections(cli, account, listener) -> None:
         assert list(pool.map(one, orders)) == [{}] * 200
     rows = [json.loads(x) for x in cli("check", "--json", "-", input="\n".join(orders)).stdout.splitlines()]
     assert sum(r["listed"] for r in rows) == 200
+    with engine.connect() as conn:
+        groups = conn.execute(text("SELECT COUNT(DISTINCT received_at) FROM message")).scalar()
+    assert groups < 100, f"200 messages in {groups} transactions"
 
 
 PATHS = ["<a@b.com>", " <a@b.com>", "<a@b.com> SIZE=100", "<a@b.com>  BODY=8BITMIME", "<a.b+c@x-y.example>x",

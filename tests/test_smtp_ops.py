@@ -257,6 +257,27 @@ def test_a_dead_worker_defers_its_messages_and_is_replaced(cli, account) -> None
     assert json.loads(cli("stats", "--json").stdout)["messages"] == {"listed": 1}
 
 
+def test_a_wedged_worker_is_killed_after_worker_timeout(cli, account) -> None:
+    """A worker that stops answering: after worker_timeout its message gets 451 and a new
+    worker takes over."""
+    port = free_port()
+    proc = subprocess_server(port, env={**os.environ, "OPTOUT_WORKER_TIMEOUT": "2"})
+    try:
+        worker = _worker_of(proc.pid)
+        os.kill(worker, signal.SIGSTOP)
+        raw = mail.as_bytes(mail.notice("en", "557-0000000-0000001"))
+        started = time.monotonic()
+        assert _send_code(port, account["address"], raw) == 451
+        assert 1.5 < time.monotonic() - started < 20
+        assert _send_code(port, account["address"], raw) == 250
+        assert _worker_of(proc.pid) != worker
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=40) == 0
+        proc.stderr.close()
+    assert cli("check", "557-0000000-0000001").exit_code == 0
+
+
 def _send_code(port: int, rcpt: str, raw: bytes) -> int:
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     require_starttls: bool = False
     proxy_protocol: bool = False
     group_commit_size: int = Field(64, gt=0)
+    worker_timeout: float = Field(120.0, gt=0)
     log_format: Literal["text", "json"] = "text"
 
     trust: Literal["any", "dkim"] = "any"

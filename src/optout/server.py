@@ -1,7 +1,7 @@
 """Running the listener: ``optout serve`` until SIGTERM or SIGINT, then a clean stop.
 
 On a signal the listening socket closes at once, messages in flight finish (and get their
-reply), the group committer drains, open sessions are closed, and the process exits 0.
+reply), open sessions are closed, the worker exits, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -91,7 +91,6 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
 
     loop = asyncio.get_running_loop()
     await handler.warm()
-    handler.committer.start()
     try:
         server = await loop.create_server(factory, host=cfg.smtp_host, port=cfg.smtp_port)
     except OSError as exc:
@@ -126,7 +125,6 @@ async def _shutdown(server: Any, handler: Any, sessions: Any) -> None:
     deadline = loop.time() + DRAIN_SECONDS
     while (handler.in_flight or any(map(_mid_transaction, list(sessions)))) and loop.time() < deadline:
         await asyncio.sleep(0.05)
-    await handler.committer.stop()
     for session in list(sessions):
         if session.transport is not None and not session.transport.is_closing():
             session.transport.write(SHUTTING_DOWN)

@@ -1,7 +1,8 @@
 """The SMTP listener: routes by envelope recipient, answers 250 only once the message is committed.
 
-Reply codes are named below. Messages go through the group committer to the worker process,
-which recognises, checks DKIM and commits; the event loop itself only speaks SMTP.
+Reply codes are named below. Each message goes to the worker process, which recognises it,
+checks DKIM and commits it with whatever else arrived at the same time; the event loop itself
+only speaks SMTP.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from optout import accounts
-from optout.committer import GroupCommitter
 from optout.worker import Worker
 
 if TYPE_CHECKING:
@@ -75,8 +75,7 @@ class Handler:
     def __init__(self, cfg: Settings, *, reads: Engine) -> None:
         self.cfg = cfg
         self.routes = AccountCache(reads, cfg.ingest_domain)
-        self.worker = Worker(cfg.model_dump())
-        self.committer = GroupCommitter(self.worker.call, size=cfg.group_commit_size)
+        self.worker = Worker(cfg.model_dump(), timeout=cfg.worker_timeout)
         self.in_flight = 0
         self.per_client: Counter[str] = Counter()
 
@@ -119,7 +118,7 @@ class Handler:
             return NO_SUCH_USER
         items = [(raw, account["id"], envelope.mail_from, rcpt, peer) for rcpt, account in routed]
         try:
-            outcomes = await self.committer.submit(items)
+            outcomes = await self.worker.submit(items)
         except Exception as exc:
             self._log(routed, None, started, peer=peer, size=len(raw), error=exc)
             return TRY_LATER

@@ -1,38 +1,47 @@
-"""The listener's worker process: recognition, DKIM and the database writes, off the event loop.
+"""The listener's worker process: recognition, DKIM and group commit, off the event loop.
 
-The SMTP process only speaks SMTP. It hands each group of messages to this process over a
-socket pair and awaits the committed outcomes. Recognition is pure Python, so a thread would
-share the event loop's interpreter lock; a process uses the machine's other core.
+The SMTP process only speaks SMTP. When a message's DATA ends it sends the message to this
+process over a socket pair and awaits its outcome. The worker recognises each message as it
+arrives and commits when nothing more is waiting (or ``group_commit_size`` messages are
+recognised): messages that arrive together share one transaction and one fsync, and each
+gets its 250 only once that transaction has committed. Recognising on arrival means the
+worker parses one message while the listener is still receiving the next.
 
-The parent's end is an asyncio protocol, not a ProcessPoolExecutor: the executor's feeder and
-result threads took the interpreter lock from the event loop on every group, which cost the
-listener about a tenth of its throughput. The socket pair also ends the worker when the
-listener dies, even by SIGKILL: the worker reads end-of-file and exits.
+Recognition is pure Python, so a thread would share the event loop's interpreter lock; a
+process uses the machine's other core. The parent's end is an asyncio protocol, not a
+ProcessPoolExecutor, whose feeder and result threads took the interpreter lock from the event
+loop on every call. The socket pair also ends the worker when the listener dies, even by
+SIGKILL: the worker reads end-of-file and exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import pickle
+import select
 import socket
 import struct
 from typing import Any
 
-FRAME = struct.Struct("!I")  # each request and reply is a length-prefixed pickle
+FRAME = struct.Struct("!I")  # each request and each group of replies is a length-prefixed pickle
+PING = "ping"
 
 
 class WorkerGone(Exception):
-    """The worker died or could not answer; whatever it was doing is not known to be committed."""
+    """The worker failed, died or hung; what it was doing is not known to be committed."""
 
 
 class Worker:
-    """The listener's end: one request at a time (the group committer sends one group at a time)."""
+    """The listener's end: ``submit`` one message's items and await their committed outcomes."""
 
-    def __init__(self, settings_data: dict[str, Any]) -> None:
-        self.settings_data = settings_data
+    def __init__(self, settings_data: dict[str, Any], *, timeout: float) -> None:
+        self.settings_data, self.timeout = settings_data, timeout
         self.process: Any = None
         self.link: _Link | None = None
+        self.ids = itertools.count(1)
+        self.restarting = asyncio.Lock()
 
     async def start(self) -> None:
         """Spawn the worker and wait until it is connected to the database."""
@@ -43,21 +52,32 @@ class Worker:
         self.process.start()
         theirs.close()
         _, self.link = await asyncio.get_running_loop().create_unix_connection(_Link, sock=mine)
-        await self.call("ping")
+        await self._answer(self.link.send(next(self.ids), PING))
 
-    async def call(self, request: Any) -> Any:
-        """Send ``request``; return the worker's reply or raise what it raised (as WorkerGone)."""
-        if self.link is None or self.link.gone:
-            await self.stop()
-            await self.start()
+    async def submit(self, request: Any) -> Any:
+        """The worker's answer to ``request``; WorkerGone if it failed, died or took too long."""
+        async with self.restarting:  # one restart, however many sessions find the worker gone
+            if self.link is None or self.link.gone:
+                await self.stop()
+                await self.start()
         assert self.link is not None
-        status, value = await self.link.ask(request)
+        return await self._answer(self.link.send(next(self.ids), request))
+
+    async def _answer(self, reply: asyncio.Future[tuple[str, Any]]) -> Any:
+        try:
+            status, value = await asyncio.wait_for(asyncio.shield(reply), self.timeout)
+        except TimeoutError:
+            if self.process is not None:
+                self.process.kill()  # wedged: kill it, and fail every message it holds
+            if self.link is not None:
+                self.link.close()  # so the next message starts a new worker
+            raise WorkerGone(f"no answer from the worker in {self.timeout:g} s") from None
         if status != "ok":
             raise WorkerGone(value)
         return value
 
     async def stop(self, timeout: float = 10) -> None:
-        """Close our end (the worker reads end-of-file and exits) and reap it."""
+        """Close our end (the worker commits what it holds, reads end-of-file and exits); reap it."""
         if self.link is not None:
             self.link.close()
             self.link = None
@@ -70,41 +90,41 @@ class Worker:
 
 
 class _Link(asyncio.Protocol):
-    """Frames on the parent's end of the socket pair; at most one request outstanding."""
+    """Frames on the parent's end of the socket pair; replies matched to requests by ID."""
 
     def __init__(self) -> None:
         self.buffer = bytearray()
-        self.waiting: asyncio.Future[tuple[str, Any]] | None = None
+        self.waiting: dict[int, asyncio.Future[tuple[str, Any]]] = {}
         self.gone = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
 
-    async def ask(self, request: Any) -> tuple[str, Any]:
-        payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
-        self.waiting = asyncio.get_running_loop().create_future()
+    def send(self, request_id: int, request: Any) -> asyncio.Future[tuple[str, Any]]:
+        future = self.waiting[request_id] = asyncio.get_running_loop().create_future()
+        payload = pickle.dumps((request_id, request), protocol=pickle.HIGHEST_PROTOCOL)
         self.transport.write(FRAME.pack(len(payload)) + payload)
-        try:
-            return await self.waiting
-        finally:
-            self.waiting = None
+        return future
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        if len(self.buffer) < FRAME.size:
-            return
-        (size,) = FRAME.unpack_from(self.buffer)
-        if len(self.buffer) < FRAME.size + size:
-            return
-        reply = pickle.loads(self.buffer[FRAME.size : FRAME.size + size])
-        del self.buffer[: FRAME.size + size]
-        if self.waiting is not None and not self.waiting.done():
-            self.waiting.set_result(reply)
+        while len(self.buffer) >= FRAME.size:
+            (size,) = FRAME.unpack_from(self.buffer)
+            if len(self.buffer) < FRAME.size + size:
+                return
+            replies = pickle.loads(self.buffer[FRAME.size : FRAME.size + size])
+            del self.buffer[: FRAME.size + size]
+            for request_id, status, value in replies:
+                future = self.waiting.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result((status, value))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.gone = True
-        if self.waiting is not None and not self.waiting.done():
-            self.waiting.set_exception(WorkerGone("the worker process exited"))
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_exception(WorkerGone("the worker process exited"))
+        self.waiting.clear()
 
     def close(self) -> None:
         self.gone = True
@@ -117,19 +137,54 @@ _state: dict[str, Any] = {}
 
 
 def _serve(sock: socket.socket, settings_data: dict[str, Any]) -> None:
-    """Answer requests until the listener closes its end (or dies)."""
+    """Recognise requests as they come; commit and answer a group when none is waiting."""
     start(settings_data)
-    reader = sock.makefile("rb")
-    while header := reader.read(FRAME.size):
-        if len(header) < FRAME.size:
-            break
-        request = pickle.loads(reader.read(FRAME.unpack(header)[0]))
+    frames = _Frames(sock)
+    group: list[tuple[int, list[Any]]] = []
+    while True:
+        request = frames.read(wait=not group)
+        if request is not None:
+            request_id, body = request
+            if body == PING:
+                frames.send([(request_id, "ok", True)])
+                continue
+            group.append((request_id, recognise(body)))
+            if len(group) < _state["size"]:
+                continue
+        if group:
+            frames.send(commit(group))
+            group = []
+        elif frames.closed:
+            return
+
+
+class _Frames:
+    """The worker's end of the socket pair: whole frames in, replies out."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer, self.closed = sock, bytearray(), False
+
+    def read(self, *, wait: bool) -> Any:
+        """The next request; None at end-of-file, or (when not waiting) if none has arrived."""
+        while True:
+            if len(self.buffer) >= FRAME.size:
+                (size,) = FRAME.unpack_from(self.buffer)
+                if len(self.buffer) >= FRAME.size + size:
+                    frame = self.buffer[FRAME.size : FRAME.size + size]
+                    del self.buffer[: FRAME.size + size]
+                    return pickle.loads(frame)
+            if self.closed or (not wait and not select.select([self.sock], [], [], 0)[0]):
+                return None
+            chunk = self.sock.recv(1 << 20)
+            self.closed = not chunk
+            self.buffer += chunk
+
+    def send(self, replies: list[tuple[int, str, Any]]) -> None:
+        payload = pickle.dumps(replies, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            reply = ("ok", True if request == "ping" else process(request))
-        except Exception as exc:  # the database is down, say: the listener answers 451
-            reply = ("error", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
-        payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        sock.sendall(FRAME.pack(len(payload)) + payload)
+            self.sock.sendall(FRAME.pack(len(payload)) + payload)
+        except OSError:  # the listener is gone; what was committed stays committed
+            self.closed = True
 
 
 def start(settings_data: dict[str, Any]) -> None:
@@ -141,23 +196,47 @@ def start(settings_data: dict[str, Any]) -> None:
     _state["engine"] = db.engine(cfg, check_schema=False)
     _state["verifier"] = trust.Verifier(cfg)
     _state["policy"] = trust.policy(cfg)
+    _state["size"] = cfg.group_commit_size
 
 
-def process(messages: list[tuple[bytes, int, str | None, str | None, str | None]]) -> list[dict[str, Any]]:
-    """Recognise and commit a group of (raw, account ID, MAIL FROM, RCPT, peer) in one transaction."""
+def recognise(messages: list[tuple[bytes, int, str | None, str | None, str | None]]) -> list[Any]:
+    """Items ready to apply for one message's (raw, account ID, MAIL FROM, RCPT, peer) tuples."""
     from optout import ingest
     from optout.parse import parse
 
-    verdicts: dict[bytes, tuple[Any, Any]] = {}  # one parse for a message sent to several accounts
-    items = []
+    items, verdict = [], None  # one parse for a message sent to several accounts
     for raw, account_id, mail_from, rcpt, peer in messages:
-        if raw not in verdicts:
+        if verdict is None:
             result = parse(raw)
-            verdicts[raw] = (result, _state["verifier"].check(result))
-        result, dkim = verdicts[raw]
+            verdict = (result, _state["verifier"].check(result))
         inbound = ingest.Inbound(raw=raw, account_id=account_id, mail_from=mail_from, rcpt=rcpt, peer=peer)
-        items.append(ingest.Item(inbound, result, dkim))
-    with _state["engine"].begin() as conn:
-        outcomes = ingest.apply_many(conn, items=items, policy=_state["policy"])
-    return [{"outcome": o.outcome, "reason": o.reason, "kind": i.result.kind, "order_id": i.result.order_id,
-             "dkim": i.dkim[0]} for i, o in zip(items, outcomes)]
+        items.append(ingest.Item(inbound, *verdict))
+    return items
+
+
+def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
+    """Apply a group in one transaction: a reply per request. If the group fails, its requests
+    are tried one by one, so one bad message cannot cost the others their 250."""
+    from optout import ingest
+
+    try:
+        with _state["engine"].begin() as conn:
+            outcomes = ingest.apply_many(conn, items=[i for _, items in group for i in items],
+                                         policy=_state["policy"])
+    except Exception as exc:  # the database is down, say: the listener answers 451
+        if len(group) > 1:
+            return [reply for request in group for reply in commit([request])]
+        return [(group[0][0], "error", _describe(exc))]
+    replies, start = [], 0
+    for request_id, items in group:
+        done = outcomes[start : start + len(items)]
+        start += len(items)
+        replies.append((request_id, "ok", [
+            {"outcome": o.outcome, "reason": o.reason, "kind": i.result.kind, "order_id": i.result.order_id,
+             "dkim": i.dkim[0]} for i, o in zip(items, done)]))
+    return replies
+
+
+def _describe(exc: Exception) -> str:
+    first = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}"
