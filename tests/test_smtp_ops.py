@@ -278,6 +278,27 @@ def test_a_wedged_worker_is_killed_after_worker_timeout(cli, account) -> None:
     assert cli("check", "557-0000000-0000001").exit_code == 0
 
 
+def test_worker_exits_when_the_listener_is_killed(account) -> None:
+    """SIGKILL of the listener leaves no worker holding the database: it reads end-of-file."""
+    port = free_port()
+    proc = subprocess_server(port)
+    worker = _worker_of(proc.pid)
+    proc.kill()
+    proc.wait(timeout=10)
+    proc.stderr.close()
+    deadline = time.monotonic() + 10
+    while _process_state(worker) not in ("gone", "Z") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _process_state(worker) in ("gone", "Z")  # Z: exited, not yet reaped by init
+
+
+def _process_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
 def _send_code(port: int, rcpt: str, raw: bytes) -> int:
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
