@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -162,10 +163,13 @@ def run(args: argparse.Namespace) -> dict:
             proc.terminate()
             proc.wait(30)
     best = {name: max(rates) for name, rates in results.items()}
+    paired = [listener / bare for bare, listener in zip(results["bare"], results["listener"])]
     return {"database": "postgresql" if args.database_url else "sqlite", "sessions": args.sessions,
             "messages_per_round": args.messages, "rounds": args.rounds,
             "bare_msgs_per_s": round(best["bare"]), "listener_msgs_per_s": round(best["listener"]),
-            "ratio": round(best["listener"] / best["bare"], 2),
+            "ratio": round(best["listener"] / best["bare"], 2),  # best round of each
+            "median_round_ratio": round(statistics.median(paired), 2),  # each round against the bare one before it
+            "rounds_msgs_per_s": {name: [round(r) for r in rates] for name, rates in results.items()},
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
 
 

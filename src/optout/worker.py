@@ -23,6 +23,7 @@ import pickle
 import select
 import socket
 import struct
+import time
 from typing import Any
 
 FRAME = struct.Struct("!I")  # each request and each group of replies is a length-prefixed pickle
@@ -40,6 +41,7 @@ class Worker:
         self.settings_data, self.timeout = settings_data, timeout
         self.process: Any = None
         self.link: _Link | None = None
+        self.watchdog: asyncio.Task[None] | None = None
         self.ids = itertools.count(1)
         self.restarting = asyncio.Lock()
 
@@ -52,34 +54,45 @@ class Worker:
         self.process.start()
         theirs.close()
         _, self.link = await asyncio.get_running_loop().create_unix_connection(_Link, sock=mine)
+        self.watchdog = asyncio.create_task(self._watch(self.link, self.process), name="worker-watchdog")
         await self._answer(self.link.send(next(self.ids), PING))
 
     async def submit(self, request: Any) -> Any:
         """The worker's answer to ``request``; WorkerGone if it failed, died or took too long."""
-        async with self.restarting:  # one restart, however many sessions find the worker gone
-            if self.link is None or self.link.gone:
-                await self.stop()
-                await self.start()
+        if self.link is None or self.link.gone:
+            async with self.restarting:  # one restart, however many sessions find it gone
+                if self.link is None or self.link.gone:
+                    await self.stop()
+                    await self.start()
         assert self.link is not None
         return await self._answer(self.link.send(next(self.ids), request))
 
-    async def _answer(self, reply: asyncio.Future[tuple[str, Any]]) -> Any:
-        try:
-            status, value = await asyncio.wait_for(asyncio.shield(reply), self.timeout)
-        except TimeoutError:
-            if self.process is not None:
-                self.process.kill()  # wedged: kill it, and fail every message it holds
-            if self.link is not None:
-                self.link.close()  # so the next message starts a new worker
-            raise WorkerGone(f"no answer from the worker in {self.timeout:g} s") from None
+    @staticmethod
+    async def _answer(reply: asyncio.Future[tuple[str, Any]]) -> Any:
+        status, value = await reply
         if status != "ok":
             raise WorkerGone(value)
         return value
 
+    async def _watch(self, link: _Link, process: Any) -> None:
+        """Kill a worker that has left a request unanswered for ``timeout`` seconds.
+
+        One check a second, rather than a timer per message: a timer per message cost the
+        event loop more than the rest of handing the message over.
+        """
+        while not link.gone:
+            await asyncio.sleep(min(1.0, self.timeout / 4))
+            if link.waiting and time.monotonic() - link.oldest() > self.timeout:
+                process.kill()
+                link.close(f"no answer from the worker in {self.timeout:g} s")
+
     async def stop(self, timeout: float = 10) -> None:
         """Close our end (the worker commits what it holds, reads end-of-file and exits); reap it."""
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
         if self.link is not None:
-            self.link.close()
+            self.link.close("the listener is stopping")
             self.link = None
         if self.process is not None:
             await asyncio.to_thread(self.process.join, timeout)
@@ -94,17 +107,22 @@ class _Link(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.buffer = bytearray()
-        self.waiting: dict[int, asyncio.Future[tuple[str, Any]]] = {}
+        self.waiting: dict[int, tuple[asyncio.Future[tuple[str, Any]], float]] = {}  # oldest first
         self.gone = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
 
     def send(self, request_id: int, request: Any) -> asyncio.Future[tuple[str, Any]]:
-        future = self.waiting[request_id] = asyncio.get_running_loop().create_future()
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[request_id] = (future, time.monotonic())
         payload = pickle.dumps((request_id, request), protocol=pickle.HIGHEST_PROTOCOL)
         self.transport.write(FRAME.pack(len(payload)) + payload)
         return future
+
+    def oldest(self) -> float:
+        """When the longest-waiting request was sent."""
+        return next(iter(self.waiting.values()))[1]
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -115,19 +133,20 @@ class _Link(asyncio.Protocol):
             replies = pickle.loads(self.buffer[FRAME.size : FRAME.size + size])
             del self.buffer[: FRAME.size + size]
             for request_id, status, value in replies:
-                future = self.waiting.pop(request_id, None)
+                future, _ = self.waiting.pop(request_id, (None, 0.0))
                 if future is not None and not future.done():
                     future.set_result((status, value))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.gone = True
-        for future in self.waiting.values():
-            if not future.done():
-                future.set_exception(WorkerGone("the worker process exited"))
-        self.waiting.clear()
+        self.close("the worker process exited")
 
-    def close(self) -> None:
+    def close(self, reason: str) -> None:
+        """Fail whatever is waiting (the sender will retry) and close our end."""
         self.gone = True
+        for future, _ in self.waiting.values():
+            if not future.done():
+                future.set_exception(WorkerGone(reason))
+        self.waiting.clear()
         self.transport.close()
 
 
