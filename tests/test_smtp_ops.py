@@ -11,8 +11,11 @@ import smtplib
 import socket
 import sqlite3
 import ssl
+import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -233,12 +236,23 @@ def _worker_of(listener_pid: int) -> int:
     raise AssertionError("no worker process")
 
 
+@contextmanager
+def _serving(env: dict[str, str] | None = None) -> Iterator[tuple[int, subprocess.Popen]]:
+    """`optout serve` as a subprocess; afterwards SIGTERM, and it must exit cleanly."""
+    port = free_port()
+    proc = subprocess_server(port, env=env)
+    try:
+        yield port, proc
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=40) == 0
+        proc.stderr.close()
+
+
 def test_a_dead_worker_defers_its_messages_and_is_replaced(cli, account) -> None:
     """The worker killed mid-message: that message gets 451 (not lost: the sender retries);
     a new worker takes the next one, and the retry is stored once."""
-    port = free_port()
-    proc = subprocess_server(port)
-    try:
+    with _serving() as (port, proc):
         worker = _worker_of(proc.pid)
         os.kill(worker, signal.SIGSTOP)  # hold it mid-request, then kill it
         raw = mail.as_bytes(mail.notice("en", "556-0000000-0000001"))
@@ -249,10 +263,6 @@ def test_a_dead_worker_defers_its_messages_and_is_replaced(cli, account) -> None
             assert reply.result(timeout=30) == 451
         assert _send_code(port, account["address"], raw) == 250
         assert _worker_of(proc.pid) != worker
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=40) == 0
-        proc.stderr.close()
     assert cli("check", "556-0000000-0000001").exit_code == 0
     assert json.loads(cli("stats", "--json").stdout)["messages"] == {"listed": 1}
 
@@ -260,9 +270,7 @@ def test_a_dead_worker_defers_its_messages_and_is_replaced(cli, account) -> None
 def test_a_wedged_worker_is_killed_after_worker_timeout(cli, account) -> None:
     """A worker that stops answering: after worker_timeout its message gets 451 and a new
     worker takes over."""
-    port = free_port()
-    proc = subprocess_server(port, env={**os.environ, "OPTOUT_WORKER_TIMEOUT": "2"})
-    try:
+    with _serving(env={**os.environ, "OPTOUT_WORKER_TIMEOUT": "2"}) as (port, proc):
         worker = _worker_of(proc.pid)
         os.kill(worker, signal.SIGSTOP)
         raw = mail.as_bytes(mail.notice("en", "557-0000000-0000001"))
@@ -271,10 +279,6 @@ def test_a_wedged_worker_is_killed_after_worker_timeout(cli, account) -> None:
         assert 1.5 < time.monotonic() - started < 20
         assert _send_code(port, account["address"], raw) == 250
         assert _worker_of(proc.pid) != worker
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=40) == 0
-        proc.stderr.close()
     assert cli("check", "557-0000000-0000001").exit_code == 0
 
 

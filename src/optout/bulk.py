@@ -1,21 +1,23 @@
-"""Many rows in one INSERT, at the driver: the path for imports and group commits.
+"""Many rows in one INSERT, and the reads beside it, at the driver: the path for imports and
+group commits.
 
 SQLAlchemy's per-row parameter processing costs more than SQLite's own work when a statement
 carries thousands of rows, so these statements are written as SQL text (portable between SQLite
-and PostgreSQL: ``ON CONFLICT``, ``excluded``, ``RETURNING``) and handed to the driver with
-its own placeholder. Values are adapted here the way SQLAlchemy would store them.
+and PostgreSQL: ``ON CONFLICT``, ``excluded``, ``RETURNING``) and handed to the driver: on
+SQLite as a ``VALUES`` list, on PostgreSQL as one array per column. Values are adapted here
+the way SQLAlchemy would store them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
 
-ROWS_PER_STATEMENT = 1000  # x ~12 columns: well under SQLite's 32,766 and PostgreSQL's 65,535
+ROWS_PER_STATEMENT = 1000  # x ~15 columns: well under SQLite's 32,766 variables
 
 
 def insert(conn: Connection, *, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -26,7 +28,7 @@ def insert(conn: Connection, *, table: str, columns: Sequence[str], rows: Sequen
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
         if conn.dialect.name == "sqlite":
-            sql, params = _values(table, columns, len(chunk), end), _flat(chunk)
+            sql, params = _values(table, columns, len(chunk), end), _adapt(v for row in chunk for v in row)
         else:
             sql, params = _unnest(conn.dialect, table, tuple(columns), end), [list(col) for col in zip(*chunk)]
         result = conn.exec_driver_sql(sql, tuple(params))
@@ -39,10 +41,6 @@ def _values(table: str, columns: Sequence[str], count: int, end: str) -> str:
     """SQLite: ``VALUES (?, …), (?, …)``, one group per row."""
     group = "(" + ", ".join("?" * len(columns)) + ")"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([group] * count) + end
-
-
-def _flat(chunk: Sequence[Sequence[Any]]) -> list[Any]:
-    return [_stored(v) if v.__class__ in _DATES else v for row in chunk for v in row]
 
 
 @lru_cache(maxsize=64)
@@ -68,7 +66,7 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, 
     commit more than SQLite took to answer it.
     """
     if conn.dialect.name == "sqlite":
-        params = [_stored(v) if v.__class__ in _DATES else v for v in params]
+        params = _adapt(params)
     else:
         sql = sql.replace("?", "%s")
     return [tuple(row) for row in conn.exec_driver_sql(sql, tuple(params)).fetchall()]
@@ -82,8 +80,10 @@ def fetch_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any]) 
     return fetch(conn, f"{sql} WHERE {column} = ANY(?)", [list(values)])
 
 
-def _stored(value: date) -> str:
-    return stamp(value) if value.__class__ is datetime else value.isoformat()
+def _adapt(values: Iterable[Any]) -> list[Any]:
+    """Dates and datetimes as text, as SQLAlchemy's SQLite dialect stores them."""
+    return [(stamp(v) if v.__class__ is datetime else v.isoformat()) if v.__class__ in _DATES else v
+            for v in values]
 
 
 _DATES = (datetime, date)

@@ -246,10 +246,10 @@ def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
         if len(group) > 1:
             return [reply for request in group for reply in commit([request])]
         return [(group[0][0], "error", _describe(exc))]
-    replies, start = [], 0
+    replies, offset = [], 0
     for request_id, items in group:
-        done = outcomes[start : start + len(items)]
-        start += len(items)
+        done = outcomes[offset : offset + len(items)]
+        offset += len(items)
         replies.append((request_id, "ok", [
             {"outcome": o.outcome, "reason": o.reason, "kind": i.result.kind, "order_id": i.result.order_id,
              "dkim": i.dkim[0]} for i, o in zip(items, done)]))
