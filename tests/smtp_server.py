@@ -74,6 +74,7 @@ def subprocess_server(port: int, *args: str, env: dict[str, str] | None = None) 
     proc = subprocess.Popen(
         [sys.executable, "-m", "optout", "serve", "--port", str(port), *args],
         env=env or os.environ.copy(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as under systemd or a terminal
     )
     if not wait_port(port, timeout=15):
         proc.kill()

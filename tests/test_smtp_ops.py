@@ -135,8 +135,11 @@ def test_database_unavailable_gives_451_then_recovers(cli, account, database_url
     assert json.loads(cli("stats", "--json").stdout)["messages"] == {"listed": 1}
 
 
-def test_sigterm_finishes_the_message_in_flight(cli, account) -> None:
-    """SIGTERM: no new connections, the transaction under way completes with 250, exit 0."""
+@pytest.mark.parametrize("to_group", [False, True], ids=["listener", "process-group"])
+def test_sigterm_finishes_the_message_in_flight(cli, account, to_group: bool) -> None:
+    """SIGTERM: no new connections, the transaction under way completes with 250, exit 0 —
+    also when the signal goes to the whole process group (systemd's default, or Ctrl-C in a
+    terminal), which reaches the worker too."""
     port = free_port()
     proc = subprocess_server(port)
     client = smtplib.SMTP("127.0.0.1", port, timeout=30)
@@ -147,8 +150,13 @@ def test_sigterm_finishes_the_message_in_flight(cli, account) -> None:
     assert client.getreply()[0] == 354
     raw = mail.as_bytes(mail.notice("en", "555-0000000-0000001"))
     client.send(raw[:200])
-    proc.send_signal(signal.SIGTERM)
+    worker = _worker_of(proc.pid)
+    if to_group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
+    assert _process_state(worker) not in ("gone", "Z"), "the worker must outlive the signal"
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
     client.send(raw[200:] + b"\r\n.\r\n")

@@ -21,6 +21,7 @@ import itertools
 import multiprocessing
 import pickle
 import select
+import signal
 import socket
 import struct
 import time
@@ -157,6 +158,11 @@ _state: dict[str, Any] = {}
 
 def _serve(sock: socket.socket, settings_data: dict[str, Any]) -> None:
     """Recognise requests as they come; commit and answer a group when none is waiting."""
+    # SIGTERM to the whole process group (systemd's default) or Ctrl-C in a terminal reaches
+    # this process too; the listener still has messages to finish, so the worker stays until
+    # the listener closes its end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     start(settings_data)
     frames = _Frames(sock)
     group: list[tuple[int, list[Any]]] = []
