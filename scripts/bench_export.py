@@ -26,9 +26,9 @@ from pathlib import Path
 
 def fill(env: dict[str, str], entries: int) -> None:
     os.environ.update(env)
-    from optout import bulk, db
     from optout.config import load_settings
-    from optout.entries import ENTRY_COLUMNS
+    from optout.record.entries import ENTRY_COLUMNS
+    from optout.store import bulk, db
 
     eng = db.engine(load_settings(), durable=False)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -45,8 +45,8 @@ def fill(env: dict[str, str], entries: int) -> None:
 
 def floor(env: dict[str, str], out: Path) -> float:
     """A bare cursor into csv.writer: the least any exporter in Python can cost."""
-    from optout import db
     from optout.config import load_settings
+    from optout.store import db
 
     conn, _ = db.reader(load_settings())
     started = time.perf_counter()

@@ -57,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    from optout.parse import parse
+    from optout.recognise import parse
 
     mix = load_mix()
     kinds: dict[str, int] = {}

@@ -40,7 +40,7 @@ def database_url(
 ) -> Iterator[str]:
     """A fresh, empty database of each kind; the URL is also put in OPTOUT_DATABASE_URL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'optout.db'}"
+        url = f"sqlite:///{tmp_path / 'data' / 'optout.store.db'}"
         monkeypatch.setenv("OPTOUT_DATABASE_URL", url)
         yield url
         return
@@ -61,8 +61,8 @@ def database_url(
 
 
 def _upgrade() -> None:
-    from optout import db
     from optout.config import load_settings
+    from optout.store import db
 
     eng = db.engine(load_settings(), check_schema=False)
     db.upgrade(eng)
@@ -78,7 +78,7 @@ def settings(database_url: str):  # noqa: ANN201
 
 @pytest.fixture
 def engine(settings):  # noqa: ANN001, ANN201
-    from optout import db
+    from optout.store import db
 
     eng = db.engine(settings)
     yield eng

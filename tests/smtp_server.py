@@ -17,7 +17,7 @@ __all__ = ["InProcess", "free_port", "subprocess_server"]
 
 @dataclass
 class InProcess:
-    """`optout.server.serve` on its own event loop in a thread; ``stop()`` ends it cleanly."""
+    """`optout.listener.server.serve` on its own event loop in a thread; ``stop()`` ends it cleanly."""
 
     port: int
     thread: threading.Thread | None = None
@@ -35,7 +35,7 @@ class InProcess:
         server = cls(port=port)
 
         async def main() -> None:
-            from optout.server import serve
+            from optout.listener.server import serve
 
             server.loop = asyncio.get_running_loop()
             server.stop_event = asyncio.Event()

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     @property
     def url(self) -> str:
         """The database URL in force."""
-        return self.database_url or f"sqlite:///{self.data_dir / 'optout.db'}"
+        return self.database_url or f"sqlite:///{self.data_dir / 'optout.store.db'}"
 
     @property
     def exports(self) -> Path:

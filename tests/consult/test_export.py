@@ -115,7 +115,7 @@ def test_failed_export_leaves_the_previous_file(cli, tmp_path: Path, monkeypatch
     out = folder / "list.csv"
     assert cli("export", "-o", str(out)).exit_code == 0
     before = out.read_bytes()
-    from optout import export as exporter
+    from optout.consult import export as exporter
 
     real_stream = exporter._stream
 

@@ -51,7 +51,7 @@ def test_check_reads_stdin_in_order(cli, database_url) -> None:
 
 def test_remove_keeps_history_and_a_later_report_relists(cli, engine) -> None:
     """Removal hides the entry from check but keeps it; a new report lists it again."""
-    from optout import entries
+    from optout.record import entries
 
     cli("add", "a@example.com", "--reason", "complaint")
     assert cli("remove", "a@example.com", "--reason", "buyer asked to be reinstated").exit_code == 0

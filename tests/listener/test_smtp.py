@@ -200,7 +200,7 @@ def test_address_parsing_matches_aiosmtpd(arg: str) -> None:
     """The listener's fast MAIL/RCPT address parsing gives exactly aiosmtpd's results."""
     from aiosmtpd.smtp import SMTP
 
-    from optout.smtp import ListenerSession
+    from optout.listener.smtp import ListenerSession
 
     def outcome(getaddr, session):  # noqa: ANN001, ANN202 - a result, or the error raised
         try:

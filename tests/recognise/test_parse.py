@@ -9,7 +9,7 @@ import pytest
 
 import mail
 from conftest import BOUNCES, NOTICES
-from optout.parse import parse
+from optout.recognise import parse
 
 ORDER = "112-4455667-7788990"
 BUYER = "k3v9xq2mz7p4w1r@marketplace.amazon.com"

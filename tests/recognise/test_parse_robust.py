@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import mail
 from conftest import NOTICES
 from optout.identifiers import ORDER_ID
-from optout.parse import parse
+from optout.recognise import parse
 
 ORDER = "112-4455667-7788990"
 SAMPLES = [p.read_bytes() for p in sorted(NOTICES.glob("*.eml"))]

@@ -3,8 +3,8 @@
 import json
 import re
 
-from optout import accounts
-from optout.db import engine as make_engine
+from optout.record import accounts
+from optout.store.db import engine as make_engine
 
 
 def test_add_prints_an_address_with_an_80_bit_token(cli, account) -> None:

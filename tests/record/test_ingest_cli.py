@@ -117,7 +117,7 @@ def test_quarantine_list_show_and_retry(cli, account, tmp_path: Path, monkeypatc
     assert "not in quarantine" not in cli("quarantine", "retry", "--all").stderr
     assert cli("check", "404-1111111-2222222").exit_code == 1  # still unrecognised
     # extend the English entry with the Italian clause and retry
-    from optout.parse import notice
+    from optout.recognise import notice
 
     extended = notice.Language("en", (notice.LANGUAGES[0].groups[0] + ("non siamo riusciti a consegnare",),)
                                + notice.LANGUAGES[0].groups[1:])

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import mail
-from optout import trust
 from optout.config import load_settings
-from optout.parse import parse
+from optout.recognise import parse
+from optout.record import trust
 from smtp_server import free_port, subprocess_server
 
 ORDER = "112-4455667-7788990"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from optout import db
+from optout.store import db
 
 
 def test_schema_revision_constant_is_the_newest_migration() -> None:
@@ -27,7 +27,7 @@ def test_migrations_match_the_models(engine) -> None:
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    import optout.models  # noqa: F401
+    import optout.store.models  # noqa: F401
 
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
@@ -39,7 +39,7 @@ def test_sqlite_database_is_created_on_first_use(cli, tmp_path: Path, monkeypatc
     monkeypatch.delenv("OPTOUT_DATABASE_URL")
     monkeypatch.setenv("OPTOUT_DATA_DIR", str(tmp_path / "fresh"))
     assert cli("check", "a@example.com").exit_code == 1
-    assert (tmp_path / "fresh" / "optout.db").exists()
+    assert (tmp_path / "fresh" / "optout.store.db").exists()
 
 
 def test_db_upgrade_reports_the_revision(cli, database_url) -> None:
@@ -101,8 +101,8 @@ def test_toml_config_file_is_read_and_env_wins(monkeypatch, tmp_path: Path) -> N
 _WORKER = """
 import sys
 from optout.config import load_settings
-from optout.db import engine
-from optout.entries import NewReport, record
+from optout.store.db import engine
+from optout.record.entries import NewReport, record
 eng = engine(load_settings())
 start = int(sys.argv[1])
 for i in range(start, start + 60):

@@ -22,8 +22,8 @@ SlugArg = Annotated[str, typer.Argument(help="The account's short name.")]
 
 
 def _public(account: dict[str, Any], domain: str) -> dict[str, Any]:
-    from optout.accounts import address
-    from optout.lookup import iso
+    from optout.consult.lookup import iso
+    from optout.record.accounts import address
 
     return {
         "slug": account["slug"],
@@ -44,7 +44,7 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Register a seller account and print its ingest address."""
-    from optout import accounts
+    from optout.record import accounts
 
     cfg = settings()
     with transaction(cfg) as conn:
@@ -64,7 +64,7 @@ def _print_address(record: dict[str, Any], *, as_json: bool) -> None:
 @guarded
 def list_(as_json: JsonOption = False) -> None:
     """All accounts with their addresses."""
-    from optout import accounts
+    from optout.record import accounts
 
     cfg = settings()
     with transaction(cfg) as conn:
@@ -76,8 +76,8 @@ def list_(as_json: JsonOption = False) -> None:
 @guarded
 def show(slug: SlugArg, as_json: JsonOption = False) -> None:
     """One account, with the Gmail forwarding confirmations waiting for it."""
-    from optout import accounts
-    from optout.lookup import iso
+    from optout.consult.lookup import iso
+    from optout.record import accounts
 
     cfg = settings()
     with transaction(cfg) as conn:
@@ -98,7 +98,7 @@ def show(slug: SlugArg, as_json: JsonOption = False) -> None:
 @guarded
 def disable(slug: SlugArg, as_json: JsonOption = False) -> None:
     """Stop accepting mail for an account; its entries stay."""
-    from optout import accounts
+    from optout.record import accounts
 
     cfg = settings()
     with transaction(cfg) as conn:
@@ -110,7 +110,7 @@ def disable(slug: SlugArg, as_json: JsonOption = False) -> None:
 @guarded
 def rotate(slug: SlugArg, as_json: JsonOption = False) -> None:
     """Give an account a new ingest address; the old one stops working at once."""
-    from optout import accounts
+    from optout.record import accounts
 
     cfg = settings()
     with transaction(cfg) as conn:
@@ -126,7 +126,7 @@ def revoke(
     as_json: JsonOption = False,
 ) -> None:
     """Disable an account and withdraw its reports; entries only it supported are removed."""
-    from optout import accounts, entries
+    from optout.record import accounts, entries
 
     cfg = settings()
     with transaction(cfg) as conn:

@@ -13,7 +13,7 @@ app = typer.Typer(help="The database schema.", no_args_is_help=True)
 @guarded
 def upgrade() -> None:
     """Create the schema, or migrate it to this version of optout."""
-    from optout import db
+    from optout.store import db
 
     cfg = settings()
     eng = db.engine(cfg, check_schema=False)

@@ -30,9 +30,9 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Put a buyer or an order on the list by hand."""
-    from optout import accounts, entries
     from optout.identifiers import parse_query
-    from optout.models import utcnow
+    from optout.record import accounts, entries
+    from optout.store.models import utcnow
 
     parsed = parse_query(query)
     cfg = settings()
@@ -56,9 +56,9 @@ def remove(
     as_json: JsonOption = False,
 ) -> None:
     """Take a buyer or an order off the list; the entry and its history are kept."""
-    from optout import entries
     from optout.errors import OptoutError
     from optout.identifiers import parse_query
+    from optout.record import entries
 
     parsed = parse_query(query)
     with transaction(settings()) as conn:
@@ -77,9 +77,9 @@ def import_(
     as_json: JsonOption = False,
 ) -> None:
     """Bulk-load an existing blacklist. Idempotent; bad lines are reported and skipped."""
-    from optout import imports
-    from optout.db import engine
     from optout.errors import OptoutError
+    from optout.record import imports
+    from optout.store.db import engine
 
     fmt = fmt or ("csv" if path.suffix.lower() == ".csv" or column else "txt")
     if fmt not in ("txt", "csv"):

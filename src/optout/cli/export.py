@@ -50,8 +50,8 @@ def export(
     """Write the list for the systems that send mail, atomically."""
     from sqlalchemy import text
 
-    from optout import export as exporter
     from optout.clock import utcnow
+    from optout.consult import export as exporter
     from optout.errors import OptoutError
 
     if fmt not in exporter.FORMATS:
@@ -96,7 +96,7 @@ def purge(
 
     from sqlalchemy import update
 
-    from optout.models import Message, utcnow
+    from optout.store.models import Message, utcnow
 
     cfg = settings()
     days = raw_older_than or cfg.raw_retention_days

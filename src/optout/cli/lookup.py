@@ -35,7 +35,8 @@ def check(
     as_json: JsonOption = False,
 ) -> None:
     """Is a buyer or an order on the list? Exit 0 if any query is listed, 1 if none is."""
-    from optout import db, lookup
+    from optout.consult import lookup
+    from optout.store import db
 
     cfg = settings()
     conn, ph = db.reader(cfg)
@@ -90,7 +91,8 @@ def filter_(
     input_path: Annotated[str, typer.Option("--input", "-i", help="Send list to read; - is stdin.")] = "-",
 ) -> None:
     """Write the send list without the listed buyers: what a mailer may send to."""
-    from optout import db, lookup
+    from optout.consult import lookup
+    from optout.store import db
 
     cfg = settings()
     stream = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8", newline="")  # noqa: SIM115
@@ -108,7 +110,7 @@ def filter_(
 
 def _filter(stream: TextIO, column: str | None, conn: Any, ph: str, cutoff: str | None,
             counts: dict[str, int]) -> None:
-    from optout import lookup
+    from optout.consult import lookup
 
     batch: list[tuple[str, str | None]] = []
 

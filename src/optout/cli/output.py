@@ -68,7 +68,7 @@ def settings() -> Settings:
 @contextmanager
 def transaction(cfg: Settings) -> Iterator[Connection]:
     """One transaction on the configured database: all of a command's writes, or none."""
-    from optout.db import engine
+    from optout.store.db import engine
 
     eng = engine(cfg)
     try:

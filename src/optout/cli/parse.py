@@ -30,8 +30,8 @@ def _row(source: str, result: Any) -> dict[str, Any]:
 @guarded
 def parse(paths: PathsArg, as_json: JsonOption = False) -> None:
     """Say what each message is and why, without touching the database."""
-    from optout.parse import parse as recognise
-    from optout.sources import messages
+    from optout.recognise import parse as recognise
+    from optout.record.sources import messages
 
     rows = []
     for source, raw in messages(paths):
@@ -52,8 +52,8 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Apply past notices from a mailbox export to the list. Safe to run again."""
-    from optout import backfill
-    from optout.db import engine
+    from optout.record import backfill
+    from optout.store.db import engine
 
     cfg = settings()
     eng = engine(cfg)

@@ -29,8 +29,8 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Messages waiting for review, newest first."""
-    from optout import quarantine
-    from optout.lookup import iso
+    from optout.consult.lookup import iso
+    from optout.record import quarantine
 
     with transaction(settings()) as conn:
         rows = quarantine.listing(conn, limit=limit, outcome=outcome)
@@ -46,8 +46,8 @@ def show(message_id: IdArg, as_json: JsonOption = False,
     """One kept message: its envelope, outcome and reason (or its raw bytes)."""
     import sys
 
-    from optout import quarantine
-    from optout.lookup import iso
+    from optout.consult.lookup import iso
+    from optout.record import quarantine
 
     with transaction(settings()) as conn:
         row = quarantine.get(conn, message_id=message_id)
@@ -68,8 +68,8 @@ def retry(
     as_json: JsonOption = False,
 ) -> None:
     """Run recognition again, after the phrases were extended."""
-    from optout import quarantine, trust
     from optout.errors import OptoutError
+    from optout.record import quarantine, trust
 
     if (message_id is None) == (not all_):
         raise OptoutError("give a message ID or --all, not both")
@@ -87,7 +87,7 @@ def retry(
 @guarded
 def accept(message_id: IdArg, as_json: JsonOption = False) -> None:
     """List an unverified or held notice on the operator's word."""
-    from optout import quarantine, trust
+    from optout.record import quarantine, trust
 
     cfg = settings()
     with transaction(cfg) as conn:

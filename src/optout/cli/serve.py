@@ -19,8 +19,8 @@ def serve(
     import asyncio
 
     from optout.config import load_settings
-    from optout.server import serve as run
-    from optout.server import setup_logging
+    from optout.listener.server import serve as run
+    from optout.listener.server import setup_logging
 
     overrides = {k: v for k, v in {"smtp_host": host, "smtp_port": port, "log_format": log_format}.items()
                  if v is not None}

@@ -10,8 +10,8 @@ from optout.cli.output import JsonOption, emit_json, guarded, settings, transact
 @guarded
 def stats(as_json: JsonOption = False) -> None:
     """Entries listed and removed, reports, accounts, messages by outcome, the last export."""
-    from optout import stats as gather_stats
-    from optout.lookup import iso
+    from optout.consult import stats as gather_stats
+    from optout.consult.lookup import iso
 
     with transaction(settings()) as conn:
         found = gather_stats.gather(conn)

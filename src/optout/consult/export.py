@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection
 
-from optout.bulk import stamp
+from optout.store.bulk import stamp
 
 __all__ = ["FORMATS", "Scope", "atomic_write", "dated_name", "export", "publish", "stamp"]
 from optout.clock import utcnow

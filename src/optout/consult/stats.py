@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from optout.models import Account, Entry, ExportRun, Message, Report
+from optout.store.models import Account, Entry, ExportRun, Message, Report
 
 ENTRY = Entry.__table__  # type: ignore[attr-defined]
 MESSAGE = Message.__table__  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from optout.errors import OptoutError
 if TYPE_CHECKING:
     from optout.config import Settings
 
-log = logging.getLogger("optout.smtp")
+log = logging.getLogger("optout.listener.smtp")
 DRAIN_SECONDS = 30
 SHUTTING_DOWN = b"421 4.3.2 Service shutting down, try again later\r\n"
 
@@ -72,8 +72,9 @@ def tls_context(cfg: Settings) -> ssl.SSLContext | None:
 async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
                 stop: asyncio.Event | None = None) -> None:
     """Listen until SIGTERM/SIGINT (or until ``stop`` is set, for embedding), then stop cleanly."""
-    from optout import db, trust
-    from optout.smtp import Handler, ListenerSession
+    from optout.listener.smtp import Handler, ListenerSession
+    from optout.record import trust
+    from optout.store import db
 
     trust.load_pinned(cfg.dkim_keys_file)  # a bad keys file stops start-up, not the first notice
     context = tls_context(cfg)  # likewise a bad certificate

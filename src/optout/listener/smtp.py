@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from optout import accounts
-from optout.worker import Worker
+from optout.listener.worker import Worker
+from optout.record import accounts
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from optout.config import Settings
 
-log = logging.getLogger("optout.smtp")
+log = logging.getLogger("optout.listener.smtp")
 
 OK = "250 2.0.0 OK: {count} message(s) kept, {outcome}"
 NO_SUCH_USER = "550 5.1.1 No such recipient here"

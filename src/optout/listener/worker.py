@@ -214,8 +214,9 @@ class _Frames:
 
 def start(settings_data: dict[str, Any]) -> None:
     """One engine, DKIM verifier and policy for the life of the process."""
-    from optout import db, trust
     from optout.config import Settings
+    from optout.record import trust
+    from optout.store import db
 
     cfg = Settings(**settings_data)
     _state["engine"] = db.engine(cfg, check_schema=False)
@@ -226,8 +227,8 @@ def start(settings_data: dict[str, Any]) -> None:
 
 def recognise(messages: list[tuple[bytes, int, str | None, str | None, str | None]]) -> list[Any]:
     """Items ready to apply for one message's (raw, account ID, MAIL FROM, RCPT, peer) tuples."""
-    from optout import ingest
-    from optout.parse import parse
+    from optout.recognise import parse
+    from optout.record import ingest
 
     items, verdict = [], None  # one parse for a message sent to several accounts
     for raw, account_id, mail_from, rcpt, peer in messages:
@@ -242,7 +243,7 @@ def recognise(messages: list[tuple[bytes, int, str | None, str | None, str | Non
 def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
     """Apply a group in one transaction: a reply per request. If the group fails, its requests
     are tried one by one, so one bad message cannot cost the others their 250."""
-    from optout import ingest
+    from optout.record import ingest
 
     try:
         with _state["engine"].begin() as conn:

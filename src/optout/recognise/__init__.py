@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
-from optout.parse import forwards, mime, notice
-from optout.parse.result import CONFIRMATION, NOTICE, Result, other
+from optout.recognise import forwards, mime, notice
+from optout.recognise.result import CONFIRMATION, NOTICE, Result, other
 
 __all__ = ["Result", "parse"]
 

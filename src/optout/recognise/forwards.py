@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from optout.parse import mime
+from optout.recognise import mime
 
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
 _LABELS = {role: labels for role, labels in _DATA["forward"].items()}

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from optout.errors import OptoutError
-from optout.models import Account, Confirmation, utcnow
+from optout.store.models import Account, Confirmation, utcnow
 
 ACCOUNT = Account.__table__  # type: ignore[attr-defined]
 CONFIRMATION = Confirmation.__table__  # type: ignore[attr-defined]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from optout import accounts, ingest, trust
 from optout.errors import OptoutError
-from optout.parse import parse
-from optout.sources import messages
+from optout.recognise import parse
+from optout.record import accounts, ingest, trust
+from optout.record.sources import messages
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select, update
 
-from optout import bulk
 from optout.clock import today
 from optout.identifiers import Query, marketplace_of
-from optout.models import Entry, Event, Report, utcnow
+from optout.store import bulk
+from optout.store.models import Entry, Event, Report, utcnow
 
 ENTRY = Entry.__table__  # type: ignore[attr-defined]
 REPORT = Report.__table__  # type: ignore[attr-defined]

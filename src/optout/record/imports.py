@@ -10,11 +10,11 @@ from typing import TextIO
 
 from sqlalchemy import Engine
 
-from optout import bulk
-from optout.entries import ENTRY_COLUMNS
 from optout.errors import OptoutError
 from optout.identifiers import marketplace_of, parse_query
-from optout.models import ImportRun, utcnow
+from optout.record.entries import ENTRY_COLUMNS
+from optout.store import bulk
+from optout.store.models import ImportRun, utcnow
 
 IMPORT_RUN = ImportRun.__table__  # type: ignore[attr-defined]
 

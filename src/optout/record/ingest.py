@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from optout import bulk, entries
 from optout.clock import today
-from optout.models import Confirmation, Message, Report, utcnow
-from optout.parse import Result
-from optout.parse.result import CONFIRMATION, NOTICE
+from optout.recognise import Result
+from optout.recognise.result import CONFIRMATION, NOTICE
+from optout.record import entries
+from optout.store import bulk
+from optout.store.models import Confirmation, Message, Report, utcnow
 
 MESSAGE = Message.__table__  # type: ignore[attr-defined]
 REPORT = Report.__table__  # type: ignore[attr-defined]

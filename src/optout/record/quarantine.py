@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from optout import ingest
 from optout.errors import OptoutError
-from optout.parse import parse
+from optout.recognise import parse
+from optout.record import ingest
 
 MESSAGE = ingest.MESSAGE
 REVIEW = ("quarantined", "unverified", "held")

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from optout.errors import OptoutError
-from optout.ingest import Policy
-from optout.parse import notice
-from optout.parse.result import NOTICE, Result
+from optout.recognise import notice
+from optout.recognise.result import NOTICE, Result
+from optout.record.ingest import Policy
 
 if TYPE_CHECKING:
     from optout.config import Settings
 
-log = logging.getLogger("optout.trust")
+log = logging.getLogger("optout.record.trust")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _SIGNATURE = re.compile(rb"^dkim-signature:", re.I | re.M)
 DkimResult = tuple[str, str | None]

@@ -51,7 +51,7 @@ def _unnest(dialect: Any, table: str, columns: tuple[str, ...], end: str) -> str
     the server prepares it; a ``VALUES`` list of hundreds of placeholders was split anew by
     psycopg on every call, which cost more than the server's work.
     """
-    from optout.models import SQLModel
+    from optout.store.models import SQLModel
 
     types = [SQLModel.metadata.tables[table].c[c].type.compile(dialect=dialect) for c in columns]
     arrays = ", ".join(f"%b::{t}[]" for t in types)  # %b: sent in binary, no text escaping

@@ -1,9 +1,9 @@
-"""Alembic environment: runs on the connection optout hands it (see ``optout.db.upgrade``)."""
+"""Alembic environment: runs on the connection optout hands it (see ``optout.store.db.upgrade``)."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import optout.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import optout.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(
