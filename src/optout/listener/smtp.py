@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from optout.listener.worker import Worker
+from optout.listener.handoff import Worker
 from optout.record import accounts
 
 if TYPE_CHECKING:
