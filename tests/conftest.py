@@ -4,19 +4,55 @@ set), settings pointed at it through the environment, and the CLI run through Ty
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from typer.testing import CliRunner
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-if not CORPUS.exists():  # CI clones main with shared/ beside it; allow an override
-    CORPUS = Path(os.environ.get("OPTOUT_CORPUS", "../shared/corpus")).resolve()
-NOTICES = CORPUS / "notices"
+# The 503 real bounces stay outside the repository, with their origin and licence; CI clones
+# main with the steering repository's shared/ beside it.
+CORPUS = Path(os.environ.get("OPTOUT_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 BOUNCES = CORPUS / "bounces"
 PG_URL = os.environ.get("OPTOUT_TEST_DATABASE_URL")
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(what: str, how: str) -> NoReturn:
+    """Skip a test that needs something this machine lacks; under CI=true fail it instead, so CI
+    proves every test."""
+    message = f"needs {what}: {how}"
+    if CI:
+        pytest.fail(f"{message} (CI=true, so a missing tool is a failure)")
+    pytest.skip(message)
+
+
+def require_tool(command: str, package: str) -> str:
+    """The path of ``command``; skips (fails under CI) naming the Debian package to install."""
+    found = shutil.which(command)
+    if found is None:
+        unavailable(command, f"install it with `apt-get install {package}`")
+    return found
+
+
+def bounce_files() -> list[Path]:
+    """The real bounces of ../shared/corpus/bounces (skips, or fails under CI, when absent)."""
+    files = sorted(BOUNCES.glob("*.eml"))
+    if not files:
+        unavailable(f"the real bounces in {BOUNCES}",
+                    "put the steering repository's shared/ beside this clone, or set OPTOUT_CORPUS")
+    return files
+
+
+@pytest.fixture(scope="session")
+def notices(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of the sample messages (tests/samples.py) as .eml files, with expected.json."""
+    import samples
+
+    return samples.write(tmp_path_factory.mktemp("notices"))
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +81,8 @@ def database_url(
         yield url
         return
     if not PG_URL:
-        pytest.skip("OPTOUT_TEST_DATABASE_URL is not set")
+        unavailable("PostgreSQL", "`apt-get install postgresql`, then set "
+                    "OPTOUT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test")
     import psycopg
 
     name = f"optout_t_{uuid.uuid4().hex[:12]}"

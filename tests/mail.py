@@ -90,3 +90,17 @@ def wrap_attached(inner: EmailMessage | bytes, *, from_: str = SELLER) -> bytes:
 def auto_forward(raw: bytes, seller: str = SELLER) -> bytes:
     """Gmail's auto-forward: original headers kept, X-Forwarded-* added on top."""
     return (f"X-Forwarded-To: {INGEST}\r\nX-Forwarded-For: {seller} {INGEST}\r\n").encode() + raw
+
+
+def delivery_failure(index: int) -> bytes:
+    """A mail server's bounce (multipart/report), the commonest thing that is not a notice."""
+    msg = EmailMessage()
+    msg["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.org>"
+    msg["To"] = SELLER
+    msg["Subject"] = "Undelivered Mail Returned to Sender"
+    msg["Message-ID"] = f"<bounce-{index}@mx.example.org>"
+    msg.set_content(f"This is the mail system at host mx.example.org.\n\n<user{index}@example.org>: "
+                    "host mx.example.org said: 550 5.1.1 unknown user\n")
+    msg.add_attachment(f"Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; user{index}@example.org\n"
+                       "Action: failed\nStatus: 5.1.1\n", subtype="delivery-status")
+    return as_bytes(msg)

@@ -11,30 +11,37 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import require_tool
+
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 OPTOUT = Path(sys.executable).with_name("optout")
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 @pytest.mark.parametrize("unit", ["optout.service", "optout-export.service", "optout-export.timer"])
 def test_systemd_units_verify_cleanly(unit: str, tmp_path: Path) -> None:
     """systemd-analyze verify finds nothing to say about each unit (paths pointed at this venv)."""
+    analyze = require_tool("systemd-analyze", "systemd")
     for name in ("optout.service", "optout-export.service", "optout-export.timer"):
         text = (DEPLOY / "systemd" / name).read_text()
         text = text.replace("/opt/optout/venv/bin/optout", str(OPTOUT)).replace("/etc/optout/optout.env", str(tmp_path / "env"))
         (tmp_path / name).write_text(text)
     shutil.copy(DEPLOY / "systemd" / "optout.env.example", tmp_path / "env")
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / unit)],
+    done = subprocess.run([analyze, "verify", "--man=no", str(tmp_path / unit)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
-def test_listener_unit_is_hardened() -> None:
-    """The listener runs as its own user with the usual hardening and a clean SIGTERM stop."""
-    text = (DEPLOY / "systemd" / "optout.service").read_text()
-    for line in ("User=optout", "NoNewPrivileges=yes", "ProtectSystem=strict", "KillSignal=SIGTERM",
-                 "ExecStart=/opt/optout/venv/bin/optout serve", "CapabilityBoundingSet="):
-        assert line in text.splitlines(), line
+def test_listener_unit_is_hardened(tmp_path: Path) -> None:
+    """systemd's own security audit rates the listener's unit as well confined (exposure under
+    2.5 of 10, "OK"), and it runs as its own user with a clean SIGTERM stop."""
+    analyze = require_tool("systemd-analyze", "systemd")
+    shutil.copy(DEPLOY / "systemd" / "optout.service", tmp_path / "optout.service")
+    audit = subprocess.run([analyze, "security", "--offline=yes", "--threshold=25", "--no-pager",
+                            str(tmp_path / "optout.service")], capture_output=True, text=True, timeout=60)
+    assert audit.returncode == 0, audit.stdout[-800:] + audit.stderr
+    settings = dict(line.split("=", 1) for line in (tmp_path / "optout.service").read_text().splitlines()
+                    if "=" in line and not line.startswith("#"))
+    assert (settings["User"], settings["KillSignal"]) == ("optout", "SIGTERM")
 
 
 def test_env_example_names_only_real_settings() -> None:
@@ -47,9 +54,10 @@ def test_env_example_names_only_real_settings() -> None:
     assert names and names <= known, names - known
 
 
-@pytest.mark.skipif(not shutil.which("postconf"), reason="postfix not installed")
 def test_postfix_snippets_are_valid(tmp_path: Path) -> None:
     """postconf reads main.cf without warnings; postmap builds the transport map."""
+    require_tool("postconf", "postfix")
+    require_tool("postmap", "postfix")
     shutil.copy(DEPLOY / "postfix" / "main.cf", tmp_path / "main.cf")
     if Path("/etc/postfix/master.cf").exists():
         shutil.copy("/etc/postfix/master.cf", tmp_path / "master.cf")

@@ -90,13 +90,15 @@ def test_output_dir_dated_checksummed_linked_and_pruned(cli, tmp_path: Path, mon
     _listed(cli)
     monkeypatch.setenv("OPTOUT_EXPORT_KEEP", "2")
     folder = tmp_path / "exports"
-    paths = []
-    for _ in range(3):
-        result = cli("export", "--format", "csv", "--output-dir", str(folder), "--json")
-        paths.append(Path(json.loads(result.stdout)["path"]))
-        import time
-
-        time.sleep(1.05)  # dated to the second
+    folder.mkdir()
+    paths = [folder / "optout-20200101-023000.csv", folder / "optout-20200102-023000.csv"]  # two past nights
+    for old in paths:
+        old.write_text("kind,value\n")
+        (folder / (old.name + ".sha256")).write_text(f"0  {old.name}\n")
+    result = cli("export", "--format", "csv", "--output-dir", str(folder), "--json")
+    assert result.exit_code == 0, result.output
+    paths.append(Path(json.loads(result.stdout)["path"]))
+    assert not (folder / "optout-20200101-023000.csv.sha256").exists()
     kept = sorted(p.name for p in folder.glob("optout-*.csv"))
     assert kept == sorted(p.name for p in paths[1:])
     assert (folder / "latest.csv").resolve() == paths[-1].resolve()
@@ -140,11 +142,9 @@ def test_export_bad_arguments(cli, tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*tmp"))
 
 
-def test_purge_drops_raw_bytes_and_keeps_evidence(cli, account, engine, tmp_path: Path) -> None:
+def test_purge_drops_raw_bytes_and_keeps_evidence(cli, account, engine, notices: Path) -> None:
     """purge empties old raw messages; the entry and its report remain."""
-    from conftest import NOTICES
-
-    cli("ingest", "--account", "acme", str(NOTICES / "en-direct.eml"))
+    assert cli("ingest", "--account", "acme", str(notices / "en-direct.eml")).exit_code == 0
     with engine.begin() as conn:
         conn.execute(text("UPDATE message SET received_at = '2020-01-01 00:00:00'"))
     result = json.loads(cli("purge", "--raw-older-than", "30", "--json").stdout)

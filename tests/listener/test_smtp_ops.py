@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 import mail
 from smtp_server import InProcess, free_port, subprocess_server
+from waiting import refused, unread_bytes, until
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_sigterm_finishes_the_message_in_flight(cli, account, to_group: bool) ->
         os.killpg(proc.pid, signal.SIGTERM)
     else:
         proc.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
+    until(lambda: refused(port), what="the listener to close its socket on SIGTERM")
     assert _process_state(worker) not in ("gone", "Z"), "the worker must outlive the signal"
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
@@ -266,7 +267,7 @@ def test_a_dead_worker_defers_its_messages_and_is_replaced(cli, account) -> None
         raw = mail.as_bytes(mail.notice("en", "556-0000000-0000001"))
         with ThreadPoolExecutor(max_workers=1) as pool:
             reply = pool.submit(_send_code, port, account["address"], raw)
-            time.sleep(1)
+            until(lambda: unread_bytes(worker) >= len(raw), what="the message to reach the stopped worker")
             os.kill(worker, signal.SIGKILL)
             assert reply.result(timeout=30) == 451
         assert _send_code(port, account["address"], raw) == 250
@@ -298,10 +299,8 @@ def test_worker_exits_when_the_listener_is_killed(account) -> None:
     proc.kill()
     proc.wait(timeout=10)
     proc.stderr.close()
-    deadline = time.monotonic() + 10
-    while _process_state(worker) not in ("gone", "Z") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _process_state(worker) in ("gone", "Z")  # Z: exited, not yet reaped by init
+    # Z: exited, not yet reaped by init
+    until(lambda: _process_state(worker) in ("gone", "Z"), what="the worker to exit", timeout=10)
 
 
 def _process_state(pid: int) -> str:

@@ -2,41 +2,40 @@
 
 from __future__ import annotations
 
-import json
 from email.message import EmailMessage
 
 import pytest
 
 import mail
-from conftest import BOUNCES, NOTICES
+from conftest import bounce_files
 from optout.recognise import parse
+from samples import EXPECTED, SAMPLES
 
 ORDER = "112-4455667-7788990"
 BUYER = "k3v9xq2mz7p4w1r@marketplace.amazon.com"
 
 
-def test_corpus_notices_match_expected() -> None:
-    """Each sample in the corpus gives exactly the expected kind, order ID, buyer and code."""
-    expected = json.loads((NOTICES / "expected.json").read_text())
-    for name, want in expected.items():
-        got = parse((NOTICES / name).read_bytes()).public()
+def test_samples_match_expected() -> None:
+    """Each sample message gives exactly the expected kind, order ID, buyer and code."""
+    for name, want in EXPECTED.items():
+        got = parse(SAMPLES[name]).public()
         assert {k: got[k] for k in want} == want, name
 
 
-def test_corpus_details() -> None:
+def test_sample_details() -> None:
     """how, forwarded_by, marketplace and language are filled in as a seller would expect."""
-    auto = parse((NOTICES / "de-gmail-autoforward.eml").read_bytes())
+    auto = parse(SAMPLES["de-gmail-autoforward.eml"])
     assert (auto.how, auto.forwarded_by, auto.marketplace, auto.language) == (
         "auto-forward", "hans@haendler.example", "amazon.de", "de")
-    inline = parse((NOTICES / "en-gmail-inline-forward.eml").read_bytes())
+    inline = parse(SAMPLES["en-gmail-inline-forward.eml"])
     assert (inline.how, inline.forwarded_by, inline.language) == ("inline-forward", "sam@seller-shop.example", "en")
-    direct = parse((NOTICES / "fr-direct.eml").read_bytes())
+    direct = parse(SAMPLES["fr-direct.eml"])
     assert (direct.how, direct.forwarded_by, direct.marketplace) == ("direct", None, "amazon.fr")
 
 
 def test_no_bounce_is_a_notice() -> None:
     """All 503 real bounces are `other`, with a reason, and none raises."""
-    files = sorted(BOUNCES.glob("*.eml"))
+    files = bounce_files()
     assert len(files) == 503
     for path in files:
         result = parse(path.read_bytes())

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import mail
-from conftest import BOUNCES, NOTICES
 
 KEYS = ["source", "kind", "order_id", "buyer_email", "marketplace", "language",
         "confirmation_code", "forwarded_by", "how", "reason"]
@@ -26,9 +25,9 @@ def _mbox(path: Path, raws: list[bytes]) -> Path:
     return path
 
 
-def test_parse_json_has_exactly_the_keys_in_order(bare_cli) -> None:
+def test_parse_json_has_exactly_the_keys_in_order(bare_cli, notices: Path) -> None:
     """One object per message, exactly the documented keys, absent values null."""
-    result = bare_cli("parse", "--json", str(NOTICES / "en-direct.eml"), str(NOTICES / "not-buyer-message.eml"))
+    result = bare_cli("parse", "--json", str(notices / "en-direct.eml"), str(notices / "not-buyer-message.eml"))
     assert result.exit_code == 0
     rows = _json_lines(result.stdout)
     assert [list(r) for r in rows] == [KEYS, KEYS]
@@ -36,14 +35,14 @@ def test_parse_json_has_exactly_the_keys_in_order(bare_cli) -> None:
     assert rows[1]["order_id"] is None and rows[1]["reason"]
 
 
-def test_parse_mbox_maildir_folder_and_stdin(bare_cli, tmp_path: Path) -> None:
+def test_parse_mbox_maildir_folder_and_stdin(bare_cli, tmp_path: Path, notices: Path) -> None:
     """Every kind of input; mbox messages are labelled path#N, in order."""
-    raws = [(NOTICES / n).read_bytes() for n in ("en-direct.eml", "fr-direct.eml")]
+    raws = [(notices / n).read_bytes() for n in ("en-direct.eml", "fr-direct.eml")]
     box = _mbox(tmp_path / "export.mbox", raws)
     maildir = mailbox.Maildir(tmp_path / "Maildir")
     for raw in raws:
         maildir.add(raw)
-    result = bare_cli("parse", "--json", str(box), str(tmp_path / "Maildir"), str(NOTICES), "-",
+    result = bare_cli("parse", "--json", str(box), str(tmp_path / "Maildir"), str(notices), "-",
                       input=raws[1].decode("latin-1"))
     rows = _json_lines(result.stdout)
     assert [r["source"] for r in rows[:2]] == [f"{box}#1", f"{box}#2"]
@@ -58,18 +57,18 @@ def test_parse_missing_path_is_one_line(bare_cli, tmp_path: Path) -> None:
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
 
 
-def test_parse_table_for_people(bare_cli) -> None:
+def test_parse_table_for_people(bare_cli, notices: Path) -> None:
     """Without --json a table names the kind and the reason."""
-    result = bare_cli("parse", str(NOTICES / "gmail-forwarding-confirmation.eml"))
+    result = bare_cli("parse", str(notices / "gmail-forwarding-confirmation.eml"))
     assert result.exit_code == 0 and "forwarding_confirmation" in result.stdout.replace("\n", "")
 
 
-def test_ingest_backfill_is_idempotent(cli, account, tmp_path: Path) -> None:
+def test_ingest_backfill_is_idempotent(cli, account, tmp_path: Path, notices: Path) -> None:
     """Notices list their buyers once; bounces are quarantined; a second run only finds duplicates."""
     folder = tmp_path / "export"
-    shutil.copytree(NOTICES, folder)
-    for name in sorted(p.name for p in BOUNCES.glob("*.eml"))[:40]:
-        shutil.copy(BOUNCES / name, folder / name)
+    shutil.copytree(notices, folder)
+    for index in range(40):
+        (folder / f"bounce-{index}.eml").write_bytes(mail.delivery_failure(index))
     first = cli("ingest", "--account", "acme", "--json", str(folder))
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
@@ -93,11 +92,11 @@ def test_reforwarded_notice_is_one_report(cli, account, tmp_path: Path) -> None:
     assert _json_lines(cli("check", "--json", "112-4455667-7788990").stdout)[0]["reports"] == 1
 
 
-def test_ingest_unknown_or_disabled_account(cli, account) -> None:
+def test_ingest_unknown_or_disabled_account(cli, account, notices: Path) -> None:
     """Unknown and disabled accounts are refused with one line."""
-    assert "no such account" in cli("ingest", "--account", "ghost", str(NOTICES)).stderr
+    assert "no such account" in cli("ingest", "--account", "ghost", str(notices)).stderr
     cli("accounts", "disable", "acme")
-    result = cli("ingest", "--account", "acme", str(NOTICES))
+    result = cli("ingest", "--account", "acme", str(notices))
     assert result.exit_code == 2 and "disabled" in result.stderr
 
 
