@@ -117,9 +117,9 @@ def test_failed_export_leaves_the_previous_file(cli, tmp_path: Path, monkeypatch
     out = folder / "list.csv"
     assert cli("export", "-o", str(out)).exit_code == 0
     before = out.read_bytes()
-    from optout.consult import export as exporter
+    from optout.store import export_sql
 
-    real_stream = exporter._stream
+    real_stream = export_sql.rows
 
     def failing(*args):  # noqa: ANN002, ANN202
         for index, row in enumerate(real_stream(*args)):
@@ -127,7 +127,7 @@ def test_failed_export_leaves_the_previous_file(cli, tmp_path: Path, monkeypatch
                 raise OSError(5, "Input/output error")  # as a lost disk or connection would
             yield row
 
-    monkeypatch.setattr(exporter, "_stream", failing)
+    monkeypatch.setattr(export_sql, "rows", failing)
     result = cli("export", "-o", str(out))
     assert result.exit_code == 2 and result.stderr.startswith("optout: error:")
     assert out.read_bytes() == before

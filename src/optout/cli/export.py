@@ -48,11 +48,10 @@ def export(
     as_json: JsonOption = False,
 ) -> None:
     """Write the list for the systems that send mail, atomically."""
-    from sqlalchemy import text
-
     from optout.clock import utcnow
     from optout.consult import export as exporter
     from optout.errors import OptoutError
+    from optout.store import sql
 
     if fmt not in exporter.FORMATS:
         raise OptoutError(f"unknown format {fmt!r}: use one of {', '.join(exporter.FORMATS)}")
@@ -75,9 +74,8 @@ def export(
                 exporter.publish(output_dir, target, digest, fmt=fmt, keep=cfg.export_keep)
             path = str(target)
         # plain SQL: the table classes (SQLModel) cost a third of a second to import
-        conn.execute(text("INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (:at, :f, :r, :s, :p)"),
-                     {"at": exporter.stamp(started) if conn.dialect.name == "sqlite" else started,
-                      "f": fmt, "r": count, "s": digest or "", "p": path})
+        at = exporter.stamp(started) if conn.dialect.name == "sqlite" else started
+        conn.exec_driver_sql(sql.marks(sql.EXPORT_RUN, conn.dialect.name), (at, fmt, count, digest or "", path))
     summary = {"format": fmt, "rows": count, "path": path, "sha256": digest,
                "seconds": round(time.perf_counter() - clock, 3)}
     if as_json:

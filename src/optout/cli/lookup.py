@@ -39,12 +39,12 @@ def check(
     from optout.store import db
 
     cfg = settings()
-    conn, ph = db.reader(cfg)
+    conn, dialect = db.reader(cfg)
     cutoff = lookup.expiry_cutoff(cfg.expire_days)
     any_listed = False
     write = sys.stdout.write
     try:
-        for query, row, accounts in lookup.check(conn, ph, _queries(queries), detail=as_json):
+        for query, row, accounts in lookup.check(conn, dialect, _queries(queries), detail=as_json):
             if as_json:
                 result = lookup.record(query, row, accounts, cutoff=cutoff)
                 any_listed = any_listed or result["listed"]
@@ -96,10 +96,10 @@ def filter_(
 
     cfg = settings()
     stream = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8", newline="")  # noqa: SIM115
-    conn, ph = db.reader(cfg)
+    conn, dialect = db.reader(cfg)
     counts = {"kept": 0, "suppressed": 0, "invalid": 0}
     try:
-        _filter(stream, column, conn, ph, lookup.expiry_cutoff(cfg.expire_days), counts)
+        _filter(stream, column, conn, dialect, lookup.expiry_cutoff(cfg.expire_days), counts)
     finally:
         conn.close()
         if stream is not sys.stdin:
@@ -108,14 +108,14 @@ def filter_(
                f"not an address or order ID (kept) {counts['invalid']}", err=True)
 
 
-def _filter(stream: TextIO, column: str | None, conn: Any, ph: str, cutoff: str | None,
+def _filter(stream: TextIO, column: str | None, conn: Any, dialect: str, cutoff: str | None,
             counts: dict[str, int]) -> None:
     from optout.consult import lookup
 
     batch: list[tuple[str, str | None]] = []
 
     def flush() -> None:
-        listed = lookup.listed_values(conn, ph, [v for _, v in batch if v], cutoff=cutoff)
+        listed = lookup.listed_values(conn, dialect, [v for _, v in batch if v], cutoff=cutoff)
         for line, value in batch:
             if value in listed:
                 counts["suppressed"] += 1

@@ -13,25 +13,23 @@ import itertools
 import json
 import operator
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Connection
 
+from optout.store import export_sql
 from optout.store.bulk import stamp
 
 __all__ = ["FORMATS", "Scope", "atomic_write", "dated_name", "export", "publish", "stamp"]
-from optout.clock import utcnow
 
 FORMATS = ("csv", "jsonl", "txt", "sha256")
-COLUMNS = ["kind", "value", "buyer_email", "order_ids", "marketplace", "status", "first_seen",
-           "last_seen", "reports", "verified", "removed_at", "removed_reason"]
-BATCH = 10_000
+COLUMNS = export_sql.COLUMNS
+BATCH = export_sql.BATCH
 
 
 @dataclass(slots=True)
@@ -47,9 +45,9 @@ def export(conn: Connection, stream: IO[str], *, fmt: str, scope: Scope,
            tick: Callable[[int], None] = lambda n: None) -> int:
     """Write the entries in scope to ``stream`` in ``fmt``; returns how many rows went out."""
     if fmt == "csv":
-        return _write_csv(stream, _stream(conn, *_query(conn, scope, csv=True)), tick)
+        return _write_csv(stream, export_sql.rows(conn, *export_sql.query(conn, since=scope.since, expire_days=scope.expire_days, csv=True)), tick)
     count = 0
-    for row in _stream(conn, *_query(conn, scope, csv=False)):
+    for row in export_sql.rows(conn, *export_sql.query(conn, since=scope.since, expire_days=scope.expire_days, csv=False)):
         line = _line(row, fmt, scope)
         if line is not None:
             stream.write(line)
@@ -58,91 +56,6 @@ def export(conn: Connection, stream: IO[str], *, fmt: str, scope: Scope,
                 tick(BATCH)
     tick(count % BATCH)
     return count
-
-
-def _stream(conn: Connection, sql: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
-    """Rows straight from the driver's cursor (SQLAlchemy's Row wrapping costs more than the
-    CSV writer): fetchmany on SQLite, a named server-side cursor on PostgreSQL."""
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        cursor = driver.cursor()  # type: ignore[union-attr]
-        cursor.execute(sql, {k: stamp(v) for k, v in params.items()})
-    else:
-        cursor = driver.cursor(name="optout_export")  # type: ignore[union-attr]
-        cursor.itersize = BATCH
-        pg_sql = re.sub(r"(?<![\w:]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))  # :name -> %(name)s
-        cursor.execute(pg_sql, params)
-    try:
-        while batch := cursor.fetchmany(BATCH):
-            yield from batch
-    finally:
-        cursor.close()  # however the consumer stops
-
-
-def _query(conn: Connection, scope: Scope, *, csv: bool) -> tuple[str, dict[str, Any]]:
-    """The SELECT for a scope: one column per field, or (csv) one finished CSV line per row."""
-    dialect = conn.dialect.name
-    now = utcnow()
-    cutoff = now - timedelta(days=scope.expire_days) if scope.expire_days else None
-    fields = _fields(dialect, expiring=cutoff is not None)
-    if csv:
-        fields = [_csv_field(dialect, expr, name) for name, expr in zip(COLUMNS, fields)]
-        select = "SELECT " + " || ',' || ".join(fields) + " FROM entry WHERE "
-    else:
-        select = "SELECT " + ", ".join(fields) + " FROM entry WHERE "
-    where, params = _where(dialect, scope, cutoff, now)
-    return select + where + " ORDER BY id", params  # table order: a scan, not an index walk
-
-
-def _fields(dialect: str, *, expiring: bool) -> list[str]:
-    """SQL for each of COLUMNS: times as ISO 8601 UTC, verified as true/false, expiry marked."""
-    status = "CASE WHEN status = 'listed' AND last_seen < :cutoff THEN 'expired' ELSE status END" if expiring else "status"
-    return ["kind", "value", "buyer_email", "order_ids", "marketplace", status, _iso_sql(dialect, "first_seen"),
-            _iso_sql(dialect, "last_seen"), "report_count", "CASE WHEN verified THEN 'true' ELSE 'false' END",
-            _iso_sql(dialect, "removed_at"), "removed_reason"]
-
-
-def _iso_sql(dialect: str, column: str) -> str:
-    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff': cut, cheaper than strftime
-        return f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || 'Z'"
-    return f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-
-_FREE_TEXT = ("value", "buyer_email", "removed_reason")  # text a person or a sender chose
-_NULLABLE = ("buyer_email", "order_ids", "marketplace", "removed_at", "removed_reason")
-
-
-def _csv_field(dialect: str, expr: str, name: str) -> str:
-    """A field as it goes into a CSV line: NULL as empty; free text neutralised for spreadsheets
-    (a leading = + - @ tab or CR gets an apostrophe); a reason quoted as RFC 4180 wants.
-    (Addresses need no quoting: normalised addresses hold no comma, quote or line break.)"""
-    if name in _FREE_TEXT:
-        char, find = ("char", "instr") if dialect == "sqlite" else ("chr", "strpos")
-        formula = f"{find}('=+-@' || {char}(9) || {char}(13), substr({expr}, 1, 1)) > 0"
-        expr = f"(CASE WHEN {formula} THEN '''' || {expr} ELSE {expr} END)"
-        if name == "removed_reason":
-            special = " OR ".join(f"{find}({expr}, {c}) > 0" for c in ("','", "'\"'", f"{char}(10)", f"{char}(13)"))
-            expr = f"(CASE WHEN {special} THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' ELSE {expr} END)"
-    return f"COALESCE({expr}, '')" if name in _NULLABLE else f"({expr})"
-
-
-def _where(dialect: str, scope: Scope, cutoff: datetime | None, now: datetime) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {}
-    if cutoff:
-        params["cutoff"] = cutoff
-    if scope.since is None:
-        # no index on status (most entries are listed): a scan in id order, which ORDER BY id
-        # then needs no sort for
-        where = "status = 'listed'"
-        if cutoff:
-            where += " AND last_seen >= :cutoff"
-        return where, params
-    params["since"] = scope.since
-    if not cutoff:
-        return "updated_at >= :since", params
-    # entries that expired since then changed too, without being touched
-    params["expired_from"] = scope.since - (now - cutoff)
-    return "(updated_at >= :since OR (status = 'listed' AND last_seen < :cutoff AND last_seen >= :expired_from))", params
 
 
 _first = operator.itemgetter(0)

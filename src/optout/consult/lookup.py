@@ -1,7 +1,7 @@
 """Is this buyer or order on the list? One at a time or a million, on a bare DB-API connection.
 
-Kept free of SQLAlchemy so that ``optout check`` starts fast; the SQL here is plain enough to
-run unchanged on SQLite and PostgreSQL (only the placeholder differs).
+Kept free of SQLAlchemy so that ``optout check`` starts fast; the statements are in
+``store/sql.py``. ``dialect`` is ``sqlite`` or ``postgresql``, as ``store.db.reader`` says.
 """
 
 from __future__ import annotations
@@ -11,13 +11,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from optout.identifiers import Query
+from optout.store import sql
 
-BATCH = 2000  # well under SQLite's 32,766 bound parameters; fewer, larger lookups
-
-_ENTRY_COLUMNS = (
-    "kind, value, buyer_email, order_ids, marketplace, status, first_seen, last_seen, "
-    "report_count, verified, removed_at, removed_reason"
-)
+BATCH = sql.values_per_lookup("sqlite")  # fewer, larger lookups; the smaller driver limit
 
 
 def iso(value: Any) -> str | None:
@@ -37,47 +33,40 @@ def expiry_cutoff(expire_days: int | None) -> str | None:
     return cutoff.isoformat(sep=" ")
 
 
-def _in(ph: str, count: int) -> str:
-    return "(" + ", ".join([ph] * count) + ")"
-
-
-def listed_values(conn: Any, ph: str, values: list[str], *, cutoff: str | None) -> set[str]:
+def listed_values(conn: Any, dialect: str, values: list[str], *, cutoff: str | None) -> set[str]:
     """The subset of ``values`` that is listed now."""
     if not values:
         return set()
-    # Only ``value`` in the WHERE clause, so the planner can only take the unique index on it.
-    cursor = conn.cursor()
-    cursor.execute(f"SELECT value, status, last_seen FROM entry WHERE value IN {_in(ph, len(values))}", values)
+    cursor = sql.run(conn.cursor(), dialect, sql.states_by_value(len(values)), values)
     return {value for value, state, last_seen in cursor.fetchall() if _state(state, last_seen, cutoff) == "listed"}
 
 
 Found = tuple[Query, "tuple[Any, ...] | None", list[str]]
 
 
-def check(conn: Any, ph: str, queries: Iterable[Query], *, detail: bool) -> Iterator[Found]:
+def check(conn: Any, dialect: str, queries: Iterable[Query], *, detail: bool) -> Iterator[Found]:
     """(query, its entry row or None, reporting accounts) for each query, in order; the
     accounts are looked up only with ``detail``. Render with ``record`` or ``line``."""
     batch: list[Query] = []
     for query in queries:
         batch.append(query)
         if len(batch) == BATCH:
-            yield from _check_batch(conn, ph, batch, detail=detail)
+            yield from _check_batch(conn, dialect, batch, detail=detail)
             batch = []
     if batch:
-        yield from _check_batch(conn, ph, batch, detail=detail)
+        yield from _check_batch(conn, dialect, batch, detail=detail)
 
 
-def _check_batch(conn: Any, ph: str, batch: list[Query], *, detail: bool) -> Iterator[Found]:
+def _check_batch(conn: Any, dialect: str, batch: list[Query], *, detail: bool) -> Iterator[Found]:
     values = list({q.value for q in batch})
-    cursor = conn.cursor()
-    cursor.execute(f"SELECT {_ENTRY_COLUMNS} FROM entry WHERE value IN {_in(ph, len(values))}", values)
+    cursor = sql.run(conn.cursor(), dialect, sql.entries_by_value(len(values)), values)
     rows = {row[1]: row for row in cursor.fetchall()}
-    accounts = _reporting_accounts(conn, ph, list(rows)) if detail and rows else {}
+    accounts = _reporting_accounts(conn, dialect, list(rows)) if detail and rows else {}
     for query in batch:
         yield query, rows.get(query.value), accounts.get(query.value, [])
 
 
-# positions in _ENTRY_COLUMNS
+# positions in sql.ENTRY_FIELDS
 _KIND, _VALUE, _BUYER, _ORDERS, _MARKET, _STATUS, _FIRST, _LAST, _COUNT, _VERIFIED, _REMOVED_AT, _WHY = range(12)
 
 
@@ -121,16 +110,9 @@ def line(query: Query, row: tuple[Any, ...] | None, *, cutoff: str | None) -> st
             f"last {iso(row[_LAST])}, {proof}\n")
 
 
-def _reporting_accounts(conn: Any, ph: str, values: list[str]) -> dict[str, list[str]]:
+def _reporting_accounts(conn: Any, dialect: str, values: list[str]) -> dict[str, list[str]]:
     """value -> slugs of the accounts whose live reports name it."""
-    marks = _in(ph, len(values))
-    cursor = conn.cursor()
-    cursor.execute(
-        "SELECT r.order_id, r.buyer_email, a.slug FROM report r "
-        "JOIN account a ON a.id = r.account_id WHERE r.withdrawn_at IS NULL "
-        f"AND (r.order_id IN {marks} OR r.buyer_email IN {marks})",
-        values + values,
-    )
+    cursor = sql.run(conn.cursor(), dialect, sql.reporting_accounts(len(values)), values + values)
     found: dict[str, set[str]] = {}
     for order_id, buyer, slug in cursor.fetchall():
         for value in (order_id, buyer):

@@ -52,8 +52,7 @@ class AccountCache:
 
     def _load(self) -> None:
         with self.engine.connect() as conn:
-            rows = accounts.all_accounts(conn)
-        self.by_slug = {row["slug"]: row for row in rows if row["enabled"]}
+            self.by_slug = accounts.routing_table(conn)
         self.loaded_at = time.monotonic()
 
     def cached(self, recipient: str) -> dict[str, Any] | None:

@@ -77,14 +77,9 @@ def rotate(conn: Connection, *, slug: str) -> dict[str, Any]:
     return get(conn, slug=slug)
 
 
-def for_recipient(conn: Connection, *, recipient: str, domain: str) -> dict[str, Any] | None:
-    """The enabled account an envelope recipient routes to, or None (reads the database)."""
-    slug = _split(recipient, domain)[0]
-    if slug is None:
-        return None
-    row = conn.execute(select(ACCOUNT).where(ACCOUNT.c.slug == slug)).mappings().first()
-    enabled = {slug: dict(row)} if row is not None and row["enabled"] else {}
-    return match_recipient(enabled, recipient=recipient, domain=domain)
+def routing_table(conn: Connection) -> dict[str, dict[str, Any]]:
+    """The enabled accounts by slug: what the listener routes envelope recipients by."""
+    return {row["slug"]: row for row in all_accounts(conn) if row["enabled"]}
 
 
 def match_recipient(enabled: dict[str, dict[str, Any]], *, recipient: str, domain: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, case, func, select, update
 
 from optout.clock import today
 from optout.identifiers import Query, marketplace_of
-from optout.store import bulk
+from optout.store import bulk, sql
 from optout.store.models import Entry, Event, Report, utcnow
 
 ENTRY = Entry.__table__  # type: ignore[attr-defined]
@@ -92,7 +92,7 @@ def _insert_reports(conn: Connection, reports: Sequence[NewReport]) -> list[NewR
         by_key.setdefault(report.dedup_key, report)
     rows = [_report_row(key, r) for key, r in sorted(by_key.items())]
     inserted = bulk.insert(conn, table="report", columns=REPORT_COLUMNS, rows=rows,
-                           tail="ON CONFLICT (dedup_key) DO NOTHING", returning="dedup_key")
+                           tail=sql.REPORT_ONCE, returning="dedup_key")
     return [by_key[key] for (key,) in inserted]
 
 
@@ -136,27 +136,9 @@ def _rounds(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 ENTRY_COLUMNS = ("kind", "value", "buyer_email", "order_ids", "marketplace", "status", "first_seen",
                  "last_seen", "report_count", "verified", "updated_at")
-# A new report for a known identifier: relist it, count the report, widen first/last seen, keep
-# what was known of the buyer, and add the order ID to an address entry's list once.
-_UPSERT = """ON CONFLICT (value) DO UPDATE SET
-    status = 'listed', removed_at = NULL, removed_reason = NULL,
-    report_count = entry.report_count + excluded.report_count,
-    first_seen = CASE WHEN excluded.first_seen < entry.first_seen THEN excluded.first_seen ELSE entry.first_seen END,
-    last_seen = CASE WHEN excluded.last_seen > entry.last_seen THEN excluded.last_seen ELSE entry.last_seen END,
-    verified = (entry.verified OR excluded.verified),
-    buyer_email = COALESCE(entry.buyer_email, excluded.buyer_email),
-    marketplace = COALESCE(entry.marketplace, excluded.marketplace),
-    order_ids = CASE
-        WHEN excluded.order_ids IS NULL THEN entry.order_ids
-        WHEN entry.order_ids IS NULL THEN excluded.order_ids
-        WHEN ' ' || entry.order_ids || ' ' LIKE '% ' || excluded.order_ids || ' %' THEN entry.order_ids
-        ELSE entry.order_ids || ' ' || excluded.order_ids END,
-    updated_at = excluded.updated_at"""
-
-
 def _upsert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
     values = [tuple(row[c] for c in ENTRY_COLUMNS) for row in rows]
-    bulk.insert(conn, table="entry", columns=ENTRY_COLUMNS, rows=values, tail=_UPSERT)
+    bulk.insert(conn, table="entry", columns=ENTRY_COLUMNS, rows=values, tail=sql.ENTRY_UPSERT)
 
 
 def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:
@@ -164,7 +146,7 @@ def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:
     unique = sorted(set(values))
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
-        found.update(bulk.fetch_in(conn, "SELECT value, status FROM entry", column="value", values=chunk))
+        found.update(bulk.fetch_in(conn, sql.ENTRY_STATUSES, column="value", values=chunk))
     return found
 
 
@@ -178,8 +160,7 @@ def _count_new(conn: Connection, fresh: list[NewReport], newly: set[str]) -> Non
         day = today()
         bulk.insert(conn, table="accountday", columns=("account_id", "day", "new_entries"),
                     rows=[(account, day, count) for account, count in sorted(per_account.items())],
-                    tail="ON CONFLICT (account_id, day) DO UPDATE SET "
-                         "new_entries = accountday.new_entries + excluded.new_entries")
+                    tail=sql.ACCOUNT_DAY_ADD)
 
 
 def log(conn: Connection, values: list[str], *, action: str, actor: str | None, reason: str | None) -> None:
@@ -200,17 +181,6 @@ def remove(conn: Connection, *, query: Query, reason: str, actor: str | None = N
     if changed:
         log(conn, [query.value], action="removed", actor=actor, reason=reason)
     return bool(changed)
-
-
-def history(conn: Connection, *, value: str) -> list[dict[str, Any]]:
-    """The events of one entry, oldest first."""
-    query = (
-        select(EVENT.c.at, EVENT.c.action, EVENT.c.actor, EVENT.c.reason)
-        .join(ENTRY, ENTRY.c.id == EVENT.c.entry_id)
-        .where(ENTRY.c.value == value)
-        .order_by(EVENT.c.id)
-    )
-    return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def withdraw(conn: Connection, *, account_id: int, reason: str) -> dict[str, int]:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from optout.errors import OptoutError
 from optout.identifiers import marketplace_of, parse_query
 from optout.record.entries import ENTRY_COLUMNS
-from optout.store import bulk
+from optout.store import bulk, sql
 from optout.store.models import ImportRun, utcnow
 
 IMPORT_RUN = ImportRun.__table__  # type: ignore[attr-defined]
@@ -86,15 +86,6 @@ def run(
     return result
 
 
-# An identifier already listed by other evidence gains this import's support (and a count);
-# one an earlier import supports already is left as it is, so importing again changes nothing.
-_UPSERT = """ON CONFLICT (value) DO UPDATE SET
-    imported_by = excluded.imported_by, status = 'listed', removed_at = NULL, removed_reason = NULL,
-    report_count = entry.report_count + 1,
-    last_seen = CASE WHEN excluded.last_seen > entry.last_seen THEN excluded.last_seen ELSE entry.last_seen END,
-    marketplace = COALESCE(entry.marketplace, excluded.marketplace),
-    updated_at = excluded.updated_at
-WHERE entry.imported_by IS NULL"""
 COLUMNS = (*ENTRY_COLUMNS, "imported_by")
 
 
@@ -102,6 +93,6 @@ def _flush(eng: Engine, batch: dict[str, str], run_id: int, now: datetime, resul
     rows = [(kind, value, value if kind == "email" else None, None, marketplace_of(value), "listed",
              now, now, 1, False, now, run_id) for value, kind in sorted(batch.items())]
     with eng.begin() as conn:
-        changed = bulk.insert(conn, table="entry", columns=COLUMNS, rows=rows, tail=_UPSERT, returning="value")
+        changed = bulk.insert(conn, table="entry", columns=COLUMNS, rows=rows, tail=sql.IMPORT_UPSERT, returning="value")
     result.listed += len(changed)
     result.already += len(rows) - len(changed)

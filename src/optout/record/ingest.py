@@ -19,7 +19,7 @@ from optout.clock import today
 from optout.recognise import Result
 from optout.recognise.result import CONFIRMATION, NOTICE
 from optout.record import entries
-from optout.store import bulk
+from optout.store import bulk, sql
 from optout.store.models import Confirmation, Message, Report, utcnow
 
 MESSAGE = Message.__table__  # type: ignore[attr-defined]
@@ -67,12 +67,6 @@ class Item:
 
 def sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
-
-
-def apply(conn: Connection, *, inbound: Inbound, result: Result, dkim: DkimResult = ("none", None),
-          policy: Policy | None = None) -> Outcome:
-    """Apply one message; see ``apply_many``."""
-    return apply_many(conn, items=[Item(inbound, result, dkim)], policy=policy or Policy())[0]
 
 
 def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> list[Outcome]:
@@ -161,7 +155,7 @@ class _Budget:
 
 def _listed_today(conn: Connection, account_id: int) -> int:
     """How many identifiers this account put on the list today (one row, kept by entries.record)."""
-    found = bulk.fetch(conn, "SELECT new_entries FROM accountday WHERE account_id = ? AND day = ?",
+    found = bulk.fetch(conn, sql.LISTED_TODAY,
                        (account_id, today()))
     return found[0][0] if found else 0
 
@@ -185,7 +179,7 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
                      item.dkim[0], item.dkim[1]))
     ids: list[int | None] = [None] * len(items)
     inserted = bulk.insert(conn, table="message", columns=MESSAGE_COLUMNS, rows=rows,
-                           tail="ON CONFLICT (account_id, sha256) DO NOTHING", returning="id, account_id, sha256")
+                           tail=sql.MESSAGE_ONCE, returning="id, account_id, sha256")
     for message_id, account_id, digest in inserted:
         ids[first[(account_id, digest)]] = message_id
     return ids
@@ -196,9 +190,7 @@ def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Outcome | Non
     rows = [(item.result.kind, outcome.outcome, outcome.reason, item.result.order_id, item.dkim[0],
              item.dkim[1], message_id) for message_id, item, outcome in done if outcome is not None]
     if rows:
-        mark = "?" if conn.dialect.name == "sqlite" else "%s"
-        sets = ", ".join(f"{c} = {mark}" for c in ("kind", "outcome", "reason", "order_id", "dkim", "dkim_domain"))
-        conn.exec_driver_sql(f"UPDATE message SET {sets} WHERE id = {mark}", rows)
+        conn.exec_driver_sql(sql.marks(sql.MESSAGE_VERDICT, conn.dialect.name), rows)
 
 
 def _confirmation(conn: Connection, message_id: int, item: Item) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-ROWS_PER_STATEMENT = 1000  # x ~15 columns: well under SQLite's 32,766 variables
+from optout.store.sql import marks, rows_per_statement
 
 
 def insert(conn: Connection, *, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -25,8 +25,9 @@ def insert(conn: Connection, *, table: str, columns: Sequence[str], rows: Sequen
     """``INSERT INTO table (columns) … tail [RETURNING …]`` in chunks; the returned rows."""
     end = f" {tail}" + (f" RETURNING {returning}" if returning else "")
     found: list[tuple[Any, ...]] = []
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start : start + ROWS_PER_STATEMENT]
+    step = rows_per_statement(conn.dialect.name, len(columns))
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
         if conn.dialect.name == "sqlite":
             sql, params = _values(table, columns, len(chunk), end), _adapt(v for row in chunk for v in row)
         else:
@@ -67,9 +68,7 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, 
     """
     if conn.dialect.name == "sqlite":
         params = _adapt(params)
-    else:
-        sql = sql.replace("?", "%s")
-    return [tuple(row) for row in conn.exec_driver_sql(sql, tuple(params)).fetchall()]
+    return [tuple(row) for row in conn.exec_driver_sql(marks(sql, conn.dialect.name), tuple(params)).fetchall()]
 
 
 def fetch_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -159,10 +159,10 @@ def cannot_connect(url: str, exc: Exception) -> OptoutError:
 
 
 def reader(settings: Settings) -> tuple[Any, str]:
-    """A read-only DB-API connection and its placeholder (``?`` or ``%s``), schema checked."""
+    """A read-only DB-API connection and its dialect (``sqlite`` or ``postgresql``), schema checked."""
     url = settings.url
     if is_sqlite(url):
-        return _sqlite_reader(settings), "?"
+        return _sqlite_reader(settings), "sqlite"
     import psycopg
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -171,7 +171,7 @@ def reader(settings: Settings) -> tuple[Any, str]:
     except psycopg.Error as exc:
         raise cannot_connect(url, exc) from None
     _check_revision(conn)
-    return conn, "%s"
+    return conn, "postgresql"
 
 
 def _sqlite_reader(settings: Settings) -> Any:

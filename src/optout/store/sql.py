@@ -1,0 +1,107 @@
+"""The SQL written by hand, by name, and the one placeholder rule.
+
+Every statement here is written with ``?`` marks and runs unchanged on SQLite and PostgreSQL
+but for the marks: ``marks()`` turns them into psycopg's ``%s`` (and escapes a literal ``%``).
+Statements take the driver's own connection or SQLAlchemy's ``exec_driver_sql``, because on the
+hot paths (group commit, ``optout check``) SQLAlchemy's statement building costs more than the
+database's answer. Batch sizes come from each driver's limit on bound parameters.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+# Bound parameters one statement may carry: SQLite's SQLITE_MAX_VARIABLE_NUMBER (32,766 since
+# 3.32) and PostgreSQL's protocol limit (65,535), each with headroom.
+MAX_PARAMETERS = {"sqlite": 32_000, "postgresql": 65_000}
+
+
+def rows_per_statement(dialect: str, columns: int) -> int:
+    """How many rows of ``columns`` values fit in one statement, at most 1,000 (larger gains nothing)."""
+    return max(1, min(1000, MAX_PARAMETERS.get(dialect, 999) // columns))
+
+
+def values_per_lookup(dialect: str) -> int:
+    """How many values one ``IN (…)`` lookup takes (twice that many parameters at most)."""
+    return min(2000, MAX_PARAMETERS.get(dialect, 999) // 2)
+
+
+@lru_cache(maxsize=256)
+def marks(sql: str, dialect: str) -> str:
+    """``sql`` as the driver wants it: ``?`` for SQLite, ``%s`` for psycopg."""
+    if dialect == "sqlite":
+        return sql
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def in_list(count: int) -> str:
+    return "(" + ", ".join("?" * count) + ")"
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+ENTRY_FIELDS = ("kind, value, buyer_email, order_ids, marketplace, status, first_seen, last_seen, "
+                "report_count, verified, removed_at, removed_reason")
+
+
+def entries_by_value(count: int) -> str:
+    # Only ``value`` in the WHERE clause, so the planner can only take the unique index on it.
+    return f"SELECT {ENTRY_FIELDS} FROM entry WHERE value IN {in_list(count)}"
+
+
+def states_by_value(count: int) -> str:
+    return f"SELECT value, status, last_seen FROM entry WHERE value IN {in_list(count)}"
+
+
+def reporting_accounts(count: int) -> str:
+    """(order_id, buyer_email, slug) of the live reports naming any of ``count`` values (given twice)."""
+    marks_ = in_list(count)
+    return ("SELECT r.order_id, r.buyer_email, a.slug FROM report r JOIN account a ON a.id = r.account_id "
+            f"WHERE r.withdrawn_at IS NULL AND (r.order_id IN {marks_} OR r.buyer_email IN {marks_})")
+
+
+# A new report for a known identifier: relist it, count the report, widen first/last seen, keep
+# what was known of the buyer, and add the order ID to an address entry's list once.
+ENTRY_UPSERT = """ON CONFLICT (value) DO UPDATE SET
+    status = 'listed', removed_at = NULL, removed_reason = NULL,
+    report_count = entry.report_count + excluded.report_count,
+    first_seen = CASE WHEN excluded.first_seen < entry.first_seen THEN excluded.first_seen ELSE entry.first_seen END,
+    last_seen = CASE WHEN excluded.last_seen > entry.last_seen THEN excluded.last_seen ELSE entry.last_seen END,
+    verified = (entry.verified OR excluded.verified),
+    buyer_email = COALESCE(entry.buyer_email, excluded.buyer_email),
+    marketplace = COALESCE(entry.marketplace, excluded.marketplace),
+    order_ids = CASE
+        WHEN excluded.order_ids IS NULL THEN entry.order_ids
+        WHEN entry.order_ids IS NULL THEN excluded.order_ids
+        WHEN ' ' || entry.order_ids || ' ' LIKE '% ' || excluded.order_ids || ' %' THEN entry.order_ids
+        ELSE entry.order_ids || ' ' || excluded.order_ids END,
+    updated_at = excluded.updated_at"""
+
+# An identifier already listed by other evidence gains an import's support (and a count); one an
+# earlier import supports already is left as it is, so importing again changes nothing.
+IMPORT_UPSERT = """ON CONFLICT (value) DO UPDATE SET
+    imported_by = excluded.imported_by, status = 'listed', removed_at = NULL, removed_reason = NULL,
+    report_count = entry.report_count + 1,
+    last_seen = CASE WHEN excluded.last_seen > entry.last_seen THEN excluded.last_seen ELSE entry.last_seen END,
+    marketplace = COALESCE(entry.marketplace, excluded.marketplace),
+    updated_at = excluded.updated_at
+WHERE entry.imported_by IS NULL"""
+
+REPORT_ONCE = "ON CONFLICT (dedup_key) DO NOTHING"
+MESSAGE_ONCE = "ON CONFLICT (account_id, sha256) DO NOTHING"
+ACCOUNT_DAY_ADD = ("ON CONFLICT (account_id, day) DO UPDATE SET "
+                   "new_entries = accountday.new_entries + excluded.new_entries")
+LISTED_TODAY = "SELECT new_entries FROM accountday WHERE account_id = ? AND day = ?"
+ENTRY_STATUSES = "SELECT value, status FROM entry"  # + WHERE value IN …, see bulk.fetch_in
+
+MESSAGE_VERDICT = ("UPDATE message SET kind = ?, outcome = ?, reason = ?, order_id = ?, dkim = ?, "
+                   "dkim_domain = ? WHERE id = ?")
+EXPORT_RUN = "INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (?, ?, ?, ?, ?)"
+SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+
+
+def run(cursor: Any, dialect: str, sql: str, params: Any = ()) -> Any:
+    """Execute ``sql`` (written with ``?``) on a DB-API cursor; the cursor."""
+    cursor.execute(marks(sql, dialect), params)
+    return cursor
