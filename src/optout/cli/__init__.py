@@ -6,7 +6,11 @@ does not pay for SQLAlchemy, aiosmtpd or Alembic.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from optout.cli import (
     accounts,
@@ -20,7 +24,29 @@ from optout.cli import (
     stats,
 )
 
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (a bad choice, a missing argument) as one line and exit 2, like every other
+    error, instead of click's usage block."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except typer.Abort:
+            typer.echo("optout: error: aborted", err=True)
+            sys.exit(1)
+        except Exception as exc:
+            # click's UsageError (Typer may vendor click, so it is known by its shape)
+            if not hasattr(exc, "format_message") or getattr(exc, "exit_code", None) != 2:
+                raise
+            typer.echo(f"optout: error: {exc.format_message()}", err=True)
+            sys.exit(2)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="optout",
     help="A shared list of Amazon buyers who opted out of seller messages.",
     no_args_is_help=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,12 @@ from optout.cli.output import (
     settings,
     transaction,
 )
+
+
+class ListFormat(str, Enum):
+    txt = "txt"
+    csv = "csv"
+
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why; kept in the entry's history.")]
 
@@ -70,7 +77,7 @@ def remove(
 @guarded
 def import_(
     path: Annotated[Path, typer.Argument(help="File to import; - reads stdin.", allow_dash=True)],
-    fmt: Annotated[str, typer.Option("--format", help="txt (one a line) or csv.")] = "",
+    format_: Annotated[ListFormat | None, typer.Option("--format", help="txt (one a line) or csv; default: by the file's name.")] = None,
     column: Annotated[str | None, typer.Option(help="CSV column with the address or order ID.")] = None,
     reason: Annotated[str, typer.Option(help="Why these are listed.")] = "imported",
     quiet: QuietOption = False,
@@ -81,9 +88,7 @@ def import_(
     from optout.record import imports
     from optout.store.db import engine
 
-    fmt = fmt or ("csv" if path.suffix.lower() == ".csv" or column else "txt")
-    if fmt not in ("txt", "csv"):
-        raise OptoutError(f"unknown format {fmt!r}: use txt or csv")
+    fmt = format_.value if format_ else ("csv" if path.suffix.lower() == ".csv" or column else "txt")
     cfg = settings()
     stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8-sig", newline="")
     eng = engine(cfg, durable=False)  # an import is idempotent: after a power cut, run it again
@@ -104,5 +109,5 @@ def import_(
     if as_json:
         emit_json(summary)
     elif not quiet:
-        typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()), err=True)
+        typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,13 @@ from optout.cli.output import (
     settings,
     transaction,
 )
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    txt = "txt"
+    sha256 = "sha256"
 
 
 def _since(value: str | None) -> datetime | None:
@@ -39,7 +47,7 @@ def _since(value: str | None) -> datetime | None:
 
 @guarded
 def export(
-    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl, txt or sha256.")] = "csv",
+    format_: Annotated[ExportFormat, typer.Option("--format", help="csv, jsonl, txt or sha256.")] = ExportFormat.csv,
     output: Annotated[str | None, typer.Option("--output", "-o", help="File to write, or - for stdout.")] = None,
     output_dir: Annotated[Path | None, typer.Option("--output-dir", help="Folder for dated files, a .sha256 each and a latest link.")] = None,
     since: Annotated[str | None, typer.Option(help="Only changes since this time (UTC), removals included.")] = None,
@@ -48,13 +56,12 @@ def export(
     as_json: JsonOption = False,
 ) -> None:
     """Write the list for the systems that send mail, atomically."""
+    fmt = format_.value
     from optout.clock import utcnow
     from optout.consult import export as exporter
     from optout.errors import OptoutError
     from optout.store import sql
 
-    if fmt not in exporter.FORMATS:
-        raise OptoutError(f"unknown format {fmt!r}: use one of {', '.join(exporter.FORMATS)}")
     if (output is None) == (output_dir is None):
         raise OptoutError("give --output PATH (or -) or --output-dir DIR")
     cfg = settings()

@@ -2,6 +2,10 @@
 
 Exit codes: 0 success (for ``check``: at least one query listed), 1 ``check`` found nothing
 listed, 2 bad input or an error (one line on stderr, never a traceback).
+
+Where output goes: a command's result (rows, a summary of the work done) on stdout; errors,
+skipped lines and progress on stderr. When stdout carries data for another program
+(``filter``, ``export -o -``), the summary goes to stderr instead.
 """
 
 from __future__ import annotations

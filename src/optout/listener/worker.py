@@ -130,7 +130,7 @@ def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
         done = outcomes[offset : offset + len(items)]
         offset += len(items)
         replies.append((request_id, "ok", [
-            {"outcome": o.outcome, "reason": o.reason, "kind": i.result.kind, "order_id": i.result.order_id,
+            {"outcome": str(o.outcome), "reason": o.reason, "kind": i.result.kind, "order_id": i.result.order_id,
              "dkim": i.dkim[0]} for i, o in zip(items, done)]))
     return replies
 

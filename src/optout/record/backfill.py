@@ -58,10 +58,10 @@ def _apply(eng: Engine, batch: list[ingest.Item], policy: ingest.Policy, summary
         _count(done, item.result, summary)
 
 
-def _count(done: ingest.Outcome, result: Any, summary: dict[str, int]) -> None:
+def _count(done: ingest.Applied, result: Any, summary: dict[str, int]) -> None:
     summary["notices"] += result.kind == "optout_notice"
     summary["new_entries"] += done.new_entries
-    summary["duplicates"] += done.outcome == "duplicate"
-    summary["confirmations"] += done.outcome == "confirmation"
-    summary["other"] += done.outcome == "quarantined"
-    summary["held"] += done.outcome in ("held", "unverified")
+    summary["duplicates"] += done.outcome == ingest.Outcome.DUPLICATE
+    summary["confirmations"] += done.outcome == ingest.Outcome.CONFIRMATION
+    summary["other"] += done.outcome == ingest.Outcome.QUARANTINED
+    summary["held"] += done.outcome in (ingest.Outcome.HELD, ingest.Outcome.UNVERIFIED)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -48,10 +49,27 @@ class Policy:
     daily_limit: int | None = None
 
 
+class Outcome(StrEnum):
+    """What became of a message; stored in ``message.outcome`` and shown in logs and replies."""
+
+    LISTED = "listed"  # a notice that put something new on the list
+    KNOWN = "known"  # a notice whose buyer was listed already (by another account, say)
+    DUPLICATE = "duplicate"  # this message, or this account's report of it, was here before
+    CONFIRMATION = "confirmation"  # a Gmail forwarding verification
+    QUARANTINED = "quarantined"  # not recognised: kept for review
+    UNVERIFIED = "unverified"  # a notice whose DKIM did not pass, with trust = dkim
+    HELD = "held"  # a notice past the account's daily volume guard
+
+
+REVIEW = (Outcome.QUARANTINED, Outcome.UNVERIFIED, Outcome.HELD)  # what waits for a person
+
+
 @dataclass(slots=True)
-class Outcome:
+class Applied:
+    """The outcome of applying one message."""
+
     message_id: int | None
-    outcome: str  # listed, known, duplicate, confirmation, quarantined, unverified, held
+    outcome: Outcome
     reason: str
     new_entries: int = 0
 
@@ -69,11 +87,11 @@ def sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> list[Outcome]:
+def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> list[Applied]:
     """Store the messages and act on their verdicts; one outcome per item, in order."""
     ids = _store(conn, items)
-    outcomes: list[Outcome | None] = [
-        None if message_id else Outcome(None, "duplicate", "this message was received before")
+    outcomes: list[Applied | None] = [
+        None if message_id else Applied(None, Outcome.DUPLICATE, "this message was received before")
         for message_id in ids
     ]
     stored = [(i, ids[i], item) for i, item in enumerate(items) if ids[i]]
@@ -81,15 +99,15 @@ def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> li
     return outcomes  # type: ignore[return-value]
 
 
-def act(conn: Connection, *, message_id: int, item: Item, policy: Policy, force: bool = False) -> Outcome:
+def act(conn: Connection, *, message_id: int, item: Item, policy: Policy, force: bool = False) -> Applied:
     """Act again on a message already stored (quarantine retry or accept)."""
-    outcomes: list[Outcome | None] = [None]
+    outcomes: list[Applied | None] = [None]
     _settle(conn, [(0, message_id, item)], policy, outcomes, force=force)
     return outcomes[0]  # type: ignore[return-value]
 
 
 def _settle(conn: Connection, stored: list[tuple[int, int, Item]], policy: Policy,
-            outcomes: list[Outcome | None], *, force: bool) -> None:
+            outcomes: list[Applied | None], *, force: bool) -> None:
     """Decide and record the outcome of each stored message."""
     reports: dict[int, entries.NewReport] = {}
     keys: set[str] = set()
@@ -98,15 +116,15 @@ def _settle(conn: Connection, stored: list[tuple[int, int, Item]], policy: Polic
         result = item.result
         if result.kind == CONFIRMATION:
             _confirmation(conn, message_id, item)
-            outcomes[index] = Outcome(message_id, "confirmation", result.reason)
+            outcomes[index] = Applied(message_id, Outcome.CONFIRMATION, result.reason)
         elif result.kind != NOTICE:
-            outcomes[index] = Outcome(message_id, "quarantined", result.reason)
+            outcomes[index] = Applied(message_id, Outcome.QUARANTINED, result.reason)
         elif not force and policy.require_dkim and item.dkim[0] != "pass":
-            outcomes[index] = Outcome(message_id, "unverified", f"{result.reason}; DKIM {item.dkim[0]}, trust is dkim")
+            outcomes[index] = Applied(message_id, Outcome.UNVERIFIED, f"{result.reason}; DKIM {item.dkim[0]}, trust is dkim")
         elif (report := _report(message_id, item)).dedup_key in keys:  # twice in one batch
-            outcomes[index] = Outcome(message_id, "duplicate", f"{result.reason}; reported twice at once")
+            outcomes[index] = Applied(message_id, Outcome.DUPLICATE, f"{result.reason}; reported twice at once")
         elif not budget.allows(item.inbound.account_id):
-            outcomes[index] = Outcome(message_id, "held", f"{result.reason}; account over {policy.daily_limit} new entries today")
+            outcomes[index] = Applied(message_id, Outcome.HELD, f"{result.reason}; account over {policy.daily_limit} new entries today")
         else:
             keys.add(report.dedup_key)
             reports[index] = report
@@ -127,12 +145,12 @@ def _report(message_id: int, item: Item) -> entries.NewReport:
     )
 
 
-def _notice_outcome(report: entries.NewReport, done: entries.Recorded, stored_id: int | None) -> Outcome:
+def _notice_outcome(report: entries.NewReport, done: entries.Recorded, stored_id: int | None) -> Applied:
     reason = report.note or "opt-out notice"
     if report.dedup_key not in done.fresh_keys:
-        return Outcome(stored_id, "duplicate", f"{reason}; this account reported it before")
+        return Applied(stored_id, Outcome.DUPLICATE, f"{reason}; this account reported it before")
     new = len({report.order_id, report.buyer_email} & done.newly_listed)
-    return Outcome(stored_id, "listed" if new else "known", reason, new_entries=new)
+    return Applied(stored_id, Outcome.LISTED if new else Outcome.KNOWN, reason, new_entries=new)
 
 
 class _Budget:
@@ -185,9 +203,9 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
     return ids
 
 
-def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Outcome | None]]) -> None:
+def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Applied | None]]) -> None:
     """The verdict and outcome on each message row (a retry may change the verdict too)."""
-    rows = [(item.result.kind, outcome.outcome, outcome.reason, item.result.order_id, item.dkim[0],
+    rows = [(item.result.kind, str(outcome.outcome), outcome.reason, item.result.order_id, item.dkim[0],
              item.dkim[1], message_id) for message_id, item, outcome in done if outcome is not None]
     if rows:
         conn.exec_driver_sql(sql.marks(sql.MESSAGE_VERDICT, conn.dialect.name), rows)

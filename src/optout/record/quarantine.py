@@ -11,7 +11,7 @@ from optout.recognise import parse
 from optout.record import ingest
 
 MESSAGE = ingest.MESSAGE
-REVIEW = ("quarantined", "unverified", "held")
+REVIEW = tuple(str(o) for o in ingest.REVIEW)
 
 
 def listing(conn: Connection, *, limit: int, outcome: str | None = None) -> list[dict[str, Any]]:
@@ -31,13 +31,13 @@ def get(conn: Connection, *, message_id: int) -> dict[str, Any]:
     return row
 
 
-def retry(conn: Connection, *, message_id: int, policy: ingest.Policy, verifier: Any) -> ingest.Outcome:
+def retry(conn: Connection, *, message_id: int, policy: ingest.Policy, verifier: Any) -> ingest.Applied:
     """Run recognition again on a kept message (after the phrases were extended, say)."""
     row = _reviewable(conn, message_id)
     return ingest.act(conn, message_id=message_id, item=_item(row, verifier), policy=policy)
 
 
-def accept(conn: Connection, *, message_id: int, verifier: Any) -> ingest.Outcome:
+def accept(conn: Connection, *, message_id: int, verifier: Any) -> ingest.Applied:
     """List a held or unverified notice on an operator's word."""
     row = _reviewable(conn, message_id)
     item = _item(row, verifier)

@@ -40,12 +40,13 @@ def sqlite_path(url: str) -> Path:
 
 def redact(url: str) -> str:
     """The URL with any password hidden, for error messages and logs."""
-    if "@" not in url or "://" not in url:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
         return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
 def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
