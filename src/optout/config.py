@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         return self.export_dir or self.data_dir / "exports"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build Settings, turning a bad value or an unreadable TOML file into one clear error."""
     toml_path = os.environ.get("OPTOUT_CONFIG")
     if toml_path and not Path(toml_path).is_file():

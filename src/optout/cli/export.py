@@ -101,14 +101,14 @@ def purge(
 
     from sqlalchemy import update
 
-    from optout.store.models import Message, utcnow
+    from optout.store.models import Message, table, utcnow
 
     cfg = settings()
     days = raw_older_than or cfg.raw_retention_days
-    table = Message.__table__  # type: ignore[attr-defined]
+    message = table(Message)
     cutoff = utcnow() - timedelta(days=days)
     with transaction(cfg) as conn:
-        purged = conn.execute(update(table).where(table.c.received_at < cutoff, table.c.raw.is_not(None))
+        purged = conn.execute(update(message).where(message.c.received_at < cutoff, message.c.raw.is_not(None))
                               .values(raw=None)).rowcount
     if as_json:
         emit_json({"purged": purged, "older_than_days": days})

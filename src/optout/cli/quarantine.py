@@ -76,7 +76,7 @@ def retry(
     cfg = settings()
     verifier, policy = trust.Verifier(cfg), trust.policy(cfg)
     with transaction(cfg) as conn:
-        ids = quarantine.pending_ids(conn) if all_ else [message_id]
+        ids = quarantine.pending_ids(conn) if message_id is None else [message_id]
         outcomes = [(i, quarantine.retry(conn, message_id=i, policy=policy, verifier=verifier)) for i in ids]
     for i, done in outcomes:
         row = {"id": i, "outcome": done.outcome, "reason": done.reason}

@@ -118,7 +118,7 @@ class _HashingWriter(io.TextIOBase):
         self.target = target
         self.digest = hashlib.sha256()
 
-    def write(self, data: str) -> int:  # type: ignore[override]
+    def write(self, data: str) -> int:
         self.digest.update(data.encode("utf-8"))
         return self.target.write(data)
 

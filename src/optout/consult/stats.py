@@ -6,18 +6,19 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from optout.store.models import Account, Entry, ExportRun, Message, Report
+from optout.store.models import Account, Entry, ExportRun, Message, Report, table
 
-ENTRY = Entry.__table__  # type: ignore[attr-defined]
-MESSAGE = Message.__table__  # type: ignore[attr-defined]
+ENTRY = table(Entry)
+MESSAGE = table(Message)
+EXPORT_RUN = table(ExportRun)
 
 
 def gather(conn: Connection) -> dict[str, Any]:
-    by_status = dict(conn.execute(select(ENTRY.c.status, func.count()).group_by(ENTRY.c.status)).all())
-    outcomes = dict(conn.execute(select(MESSAGE.c.outcome, func.count()).group_by(MESSAGE.c.outcome)).all())
+    by_status: dict[str, int] = dict(conn.execute(select(ENTRY.c.status, func.count()).group_by(ENTRY.c.status)).all())
+    outcomes: dict[str, int] = dict(conn.execute(select(MESSAGE.c.outcome, func.count()).group_by(MESSAGE.c.outcome)).all())
     last = conn.execute(
-        select(ExportRun.at, ExportRun.format, ExportRun.rows, ExportRun.sha256, ExportRun.path)
-        .order_by(ExportRun.id.desc()).limit(1)
+        select(EXPORT_RUN.c.at, EXPORT_RUN.c.format, EXPORT_RUN.c.rows, EXPORT_RUN.c.sha256, EXPORT_RUN.c.path)
+        .order_by(EXPORT_RUN.c.id.desc()).limit(1)
     ).mappings().first()
     return {
         "entries_listed": by_status.get("listed", 0),

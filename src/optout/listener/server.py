@@ -44,7 +44,7 @@ class _Json(logging.Formatter):
 def setup_logging(fmt: str) -> None:
     # A line per message is on the hot path; skip the record fields no line of ours shows
     # (the logging HOWTO's "Optimization" section lists these switches).
-    logging._srcfile = None  # type: ignore[attr-defined]  # no caller lookup (a frame walk)
+    logging._srcfile = None  # no caller lookup (a frame walk)
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Json() if fmt == "json" else _Text())

@@ -80,7 +80,7 @@ class Handler:
 
     async def handle_PROXY(self, server: SMTP, session: Session, envelope: Envelope, proxy: Any) -> bool:
         """Behind a load balancer: log, and limit connections by, the client the header names."""
-        session.peer = (proxy.src_addr, proxy.src_port)
+        session.peer = (proxy.src_addr, proxy.src_port)  # type: ignore[assignment]  # aiosmtpd types peer as str; it holds the socket's (host, port)
         if isinstance(server, ListenerSession):
             return server.rekey(str(proxy.src_addr))
         return True
@@ -97,7 +97,7 @@ class Handler:
         if account is None:
             return NO_SUCH_USER
         envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.append(rcpt_options)
+        envelope.rcpt_options.append(rcpt_options)  # type: ignore[arg-type]  # aiosmtpd types it list[str]; it holds one list per RCPT
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -111,8 +111,8 @@ class Handler:
     async def _data(self, session: Session, envelope: Envelope, started: float) -> str:
         raw = envelope.original_content or b""
         peer = str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
-        routed = [(rcpt, self.routes.cached(rcpt)) for rcpt in envelope.rcpt_tos]
-        routed = [(rcpt, account) for rcpt, account in routed if account]  # disabled since RCPT
+        # looked up again: an account disabled since RCPT stops routing
+        routed = [(rcpt, account) for rcpt in envelope.rcpt_tos if (account := self.routes.cached(rcpt))]
         if not routed:
             return NO_SUCH_USER
         items = [(raw, account["id"], envelope.mail_from, rcpt, peer) for rcpt, account in routed]

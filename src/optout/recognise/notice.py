@@ -106,7 +106,7 @@ def _wording(flat: str) -> tuple[str, int, int] | None:
 
 
 def _positions(flat: str, phrases: tuple[str, ...]) -> list[int]:
-    found = []
+    found: list[int] = []
     for phrase in phrases:
         start = flat.find(phrase)
         while start != -1 and len(found) < 50:

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from optout.errors import OptoutError
-from optout.store.models import Account, Confirmation, utcnow
+from optout.store.models import Account, Confirmation, table, utcnow
 
-ACCOUNT = Account.__table__  # type: ignore[attr-defined]
-CONFIRMATION = Confirmation.__table__  # type: ignore[attr-defined]
+ACCOUNT = table(Account)
+CONFIRMATION = table(Confirmation)
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 

@@ -15,11 +15,11 @@ from sqlalchemy import Connection, case, func, select, update
 from optout.clock import today
 from optout.identifiers import Query, marketplace_of
 from optout.store import bulk, sql
-from optout.store.models import Entry, Event, Report, utcnow
+from optout.store.models import Entry, Event, Report, table, utcnow
 
-ENTRY = Entry.__table__  # type: ignore[attr-defined]
-REPORT = Report.__table__  # type: ignore[attr-defined]
-EVENT = Event.__table__  # type: ignore[attr-defined]
+ENTRY = table(Entry)
+REPORT = table(Report)
+EVENT = table(Event)
 
 
 @dataclass(slots=True)
@@ -58,11 +58,9 @@ class Recorded:
 
 def insert_for(conn: Connection, table: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT, for SQLite or PostgreSQL."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None = None) -> Recorded:

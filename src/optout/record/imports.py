@@ -14,9 +14,9 @@ from optout.errors import OptoutError
 from optout.identifiers import marketplace_of, parse_query
 from optout.record.entries import ENTRY_COLUMNS
 from optout.store import bulk, sql
-from optout.store.models import ImportRun, utcnow
+from optout.store.models import ImportRun, table, utcnow
 
-IMPORT_RUN = ImportRun.__table__  # type: ignore[attr-defined]
+IMPORT_RUN = table(ImportRun)
 
 BATCH = 20_000
 
@@ -42,7 +42,7 @@ def values(stream: TextIO, *, fmt: str, column: str | None) -> Iterator[tuple[in
     wanted = column or next((h for h in header if h.strip().lower() in ("email", "address", "order_id", "value")), None)
     if wanted not in header:
         raise OptoutError(f"no column {column or 'email/address/order_id'!r} in the CSV header")
-    index = header.index(wanted)  # type: ignore[arg-type]
+    index = header.index(wanted)
     for row in reader:
         if index < len(row) and row[index].strip():
             yield reader.line_num, row[index]

@@ -21,11 +21,11 @@ from optout.recognise import Result
 from optout.recognise.result import CONFIRMATION, NOTICE
 from optout.record import entries
 from optout.store import bulk, sql
-from optout.store.models import Confirmation, Message, Report, utcnow
+from optout.store.models import Confirmation, Message, Report, table, utcnow
 
-MESSAGE = Message.__table__  # type: ignore[attr-defined]
-REPORT = Report.__table__  # type: ignore[attr-defined]
-CONFIRM = Confirmation.__table__  # type: ignore[attr-defined]
+MESSAGE = table(Message)
+REPORT = table(Report)
+CONFIRM = table(Confirmation)
 DkimResult = tuple[str, str | None]
 
 
@@ -94,7 +94,7 @@ def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> li
         None if message_id else Applied(None, Outcome.DUPLICATE, "this message was received before")
         for message_id in ids
     ]
-    stored = [(i, ids[i], item) for i, item in enumerate(items) if ids[i]]
+    stored = [(i, message_id, item) for i, (message_id, item) in enumerate(zip(ids, items)) if message_id]
     _settle(conn, stored, policy, outcomes, force=False)
     return outcomes  # type: ignore[return-value]
 

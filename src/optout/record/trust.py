@@ -69,7 +69,7 @@ class Verifier:
         end = _HEADER_END.search(raw)
         if not _SIGNATURE.search(raw, 0, end.start() if end else len(raw)):
             return "none", None  # no signature header: spare dkimpy's full parse of the message
-        import dkim
+        import dkim  # type: ignore[import-untyped]  # dkimpy ships no type information
 
         try:
             signer = dkim.DKIM(raw, logger=log)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from optout.clock import utcnow
@@ -150,3 +150,8 @@ class ExportRun(SQLModel, table=True):
     rows: int
     sha256: str = Field(max_length=64)
     path: str | None = None
+
+
+def table(model: type[SQLModel]) -> Table:
+    """A model's Core table, for SQL built by hand."""
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it without declaring it
