@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     max_message_size: int = Field(10 * 1024 * 1024, gt=0)
     max_recipients: int = Field(20, gt=0)
     max_line_length: int = Field(65536, ge=1001)  # RFC 5321 says 1000; real mail is not so tidy
-    idle_timeout: float = Field(120.0, gt=0)
+    idle_timeout: float = Field(120.0, gt=0)  # seconds of silence (no byte at all) before closing
+    max_transaction_time: float = Field(1800.0, gt=0)  # seconds from MAIL FROM to the end of DATA
     max_connections_per_client: int = Field(20, gt=0)
     max_commands: int = Field(200, gt=0)
     tls_cert: Path | None = None
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     proxy_protocol: bool = False
     group_commit_size: int = Field(64, gt=0)
     worker_timeout: float = Field(120.0, gt=0)
+    recognition_timeout: float = Field(5.0, gt=0)  # seconds one message may take to recognise
     log_format: Literal["text", "json"] = "text"
 
     trust: Literal["any", "dkim"] = "any"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ NO_SUCH_USER = "550 5.1.1 No such recipient here"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TRY_LATER = "451 4.3.0 Cannot store the message now; try again later"
 TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address\r\n"
+TRANSACTION_TOO_LONG = b"421 4.4.2 Mail transaction took too long; try again\r\n"
 ACCOUNT_CACHE_SECONDS = 2.0
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(rf"[ \t]*<(?P<addr>{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?P<rest>(?:[ \t].*)?)\Z")
@@ -45,10 +47,11 @@ class AccountCache:
     a disabled or rotated address stops routing within ACCOUNT_CACHE_SECONDS.
     """
 
-    def __init__(self, engine: Engine, domain: str) -> None:
-        self.engine, self.domain = engine, domain
+    def __init__(self, engine: Engine, domain: str, *, timeout: float) -> None:
+        self.engine, self.domain, self.timeout = engine, domain, timeout
         self.loaded_at = 0.0
         self.by_slug: dict[str, dict[str, Any]] = {}
+        self.loading: asyncio.Future[None] | None = None
 
     def _load(self) -> None:
         with self.engine.connect() as conn:
@@ -63,9 +66,17 @@ class AccountCache:
         age = time.monotonic() - self.loaded_at
         found = self.cached(recipient)
         if age > ACCOUNT_CACHE_SECONDS or (found is None and age > 0.2):
-            await asyncio.to_thread(self._load)
+            await self._reload()
             found = self.cached(recipient)
         return found
+
+    async def _reload(self) -> None:
+        """One reload at a time, awaited at most ``timeout`` seconds (TimeoutError past it): a
+        frozen database must cost the sender a 451 in seconds, not a hung RCPT. The reload
+        itself goes on in its thread, and the next RCPT waits for the same one."""
+        if self.loading is None or self.loading.done():
+            self.loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+        await asyncio.wait_for(asyncio.shield(self.loading), self.timeout)
 
 
 class Handler:
@@ -73,7 +84,7 @@ class Handler:
 
     def __init__(self, cfg: Settings, *, reads: Engine) -> None:
         self.cfg = cfg
-        self.routes = AccountCache(reads, cfg.ingest_domain)
+        self.routes = AccountCache(reads, cfg.ingest_domain, timeout=cfg.db_timeout)
         self.worker = Worker(cfg.model_dump(), timeout=cfg.worker_timeout)
         self.in_flight = 0
         self.per_client: Counter[str] = Counter()
@@ -91,8 +102,9 @@ class Handler:
             return TOO_MANY_RECIPIENTS
         try:
             account = await self.routes.route(address)
-        except Exception as exc:  # the database is down: the sender should retry
-            log.warning("routing failed", extra={"fields": {"error": str(exc).splitlines()[0][:200]}})
+        except Exception as exc:  # the database is down or frozen: the sender should retry
+            error = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            log.warning("routing failed", extra={"fields": {"error": error}})
             return TRY_LATER
         if account is None:
             return NO_SUCH_USER
@@ -145,7 +157,8 @@ class Handler:
 
 
 class ListenerSession(SMTP):
-    """aiosmtpd's SMTP with our line-length limit and a cap on connections per client."""
+    """aiosmtpd's SMTP with our line-length limit, a cap on connections per client, an idle
+    timer that means seconds of silence, and a bound on one whole mail transaction."""
 
     def __init__(self, handler: Handler, *, line_length: int, gate_on_connect: bool, **kwargs: Any) -> None:
         self.line_length_limit = line_length  # before __init__, which sizes its reader by it
@@ -153,6 +166,32 @@ class ListenerSession(SMTP):
         self.optout = handler
         self.gate_on_connect = gate_on_connect
         self.client: str | None = None
+        self.heard = self.loop.time()  # when the last byte came
+        self.mail_at: float | None = None  # when this transaction's MAIL FROM came
+
+    def data_received(self, data: bytes) -> None:
+        self.heard = self.loop.time()  # a float store: cheaper than re-arming a timer per read
+        super().data_received(data)
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        self.mail_at = self.loop.time()
+        await super().smtp_MAIL(arg)
+
+    def _timeout_cb(self) -> None:
+        """aiosmtpd arms this timer per command; it fires ``idle_timeout`` after the last one.
+        Only close if the client has really been silent that long (a slow DATA is not idle),
+        or if its mail transaction has run past ``max_transaction_time``."""
+        now = self.loop.time()
+        idle_left = self._timeout_duration - (now - self.heard)
+        busy_left = math.inf
+        if self.mail_at is not None and self.envelope is not None and self.envelope.mail_from is not None:
+            busy_left = self.mail_at + self.optout.cfg.max_transaction_time - now
+        if idle_left > 0 and busy_left > 0:
+            self._timeout_handle = self.loop.call_later(min(idle_left, busy_left), self._timeout_cb)
+            return
+        if busy_left <= 0 and isinstance(self.transport, asyncio.WriteTransport):
+            self.transport.write(TRANSACTION_TOO_LONG)
+        super()._timeout_cb()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """The address in MAIL FROM / RCPT TO, as aiosmtpd 1.4 parses it, at a fraction of the cost.
@@ -182,7 +221,8 @@ class ListenerSession(SMTP):
         client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         counts = self.optout.per_client
         if self.gate_on_connect and counts[client] >= self.optout.cfg.max_connections_per_client:
-            transport.write(TOO_MANY_CONNECTIONS)  # type: ignore[attr-defined]
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.write(TOO_MANY_CONNECTIONS)
             transport.close()
             return
         self.client = client

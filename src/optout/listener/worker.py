@@ -95,17 +95,49 @@ def start(settings_data: dict[str, Any]) -> None:
     _state["verifier"] = trust.Verifier(cfg)
     _state["policy"] = trust.policy(cfg)
     _state["size"] = cfg.group_commit_size
+    _state["deadline"] = cfg.recognition_timeout
+    signal.signal(signal.SIGALRM, _on_alarm)
+
+
+class _Late(BaseException):
+    """Recognition ran past its deadline. A BaseException, so that recognition's own
+    catch-all (which turns any Exception into "unparseable") does not swallow it."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    if _state.get("parsing"):
+        raise _Late
+
+
+def parse_within_deadline(raw: bytes) -> Any:
+    """Recognise ``raw``, or give up after the deadline: the message is then kept in quarantine
+    (and answered 250) like anything else not recognised, so a poison message costs no other
+    message its reply, and its sender has no reason to send it again."""
+    from optout.recognise import parse
+    from optout.recognise.result import other
+
+    seconds = _state["deadline"]
+    _state["parsing"] = True
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        result = parse(raw)
+        _state["parsing"] = False  # inside the try: an alarm that fired before this is caught below
+    except _Late:
+        result = other(f"recognition took too long (over {seconds:g} s)")
+    finally:
+        _state["parsing"] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return result
 
 
 def recognise(messages: list[tuple[bytes, int, str | None, str | None, str | None]]) -> list[Any]:
     """Items ready to apply for one message's (raw, account ID, MAIL FROM, RCPT, peer) tuples."""
-    from optout.recognise import parse
     from optout.record import ingest
 
     items, verdict = [], None  # one parse for a message sent to several accounts
     for raw, account_id, mail_from, rcpt, peer in messages:
         if verdict is None:
-            result = parse(raw)
+            result = parse_within_deadline(raw)
             verdict = (result, _state["verifier"].check(result))
         inbound = ingest.Inbound(raw=raw, account_id=account_id, mail_from=mail_from, rcpt=rcpt, peer=peer)
         items.append(ingest.Item(inbound, *verdict))
@@ -113,18 +145,20 @@ def recognise(messages: list[tuple[bytes, int, str | None, str | None, str | Non
 
 
 def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
-    """Apply a group in one transaction: a reply per request. If the group fails, its requests
-    are tried one by one, so one bad message cannot cost the others their 250."""
+    """Apply a group in one transaction: a reply per request. If the database itself is the
+    trouble (unreachable, locked, read-only), every request gets its error at once and the
+    listener answers 451; otherwise the requests are tried one by one, so one bad message
+    cannot cost the others their 250."""
     from optout.record import ingest
 
     try:
         with _state["engine"].begin() as conn:
             outcomes = ingest.apply_many(conn, items=[i for _, items in group for i in items],
                                          policy=_state["policy"])
-    except Exception as exc:  # the database is down, say: the listener answers 451
-        if len(group) > 1:
+    except Exception as exc:
+        if len(group) > 1 and not _database_trouble(exc):
             return [reply for request in group for reply in commit([request])]
-        return [(group[0][0], "error", _describe(exc))]
+        return [(request_id, "error", _describe(exc)) for request_id, _ in group]
     replies, offset = [], 0
     for request_id, items in group:
         done = outcomes[offset : offset + len(items)]
@@ -133,6 +167,15 @@ def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
             {"outcome": str(o.outcome), "reason": o.reason, "kind": i.result.kind, "order_id": i.result.order_id,
              "dkim": i.dkim[0]} for i, o in zip(items, done)]))
     return replies
+
+
+def _database_trouble(exc: Exception) -> bool:
+    """Is the database the problem, so that trying each message alone would only wait again?
+    (Locked, unreachable, out of space: OperationalError; a broken connection: InterfaceError.)"""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout))
 
 
 def _describe(exc: Exception) -> str:

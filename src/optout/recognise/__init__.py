@@ -21,9 +21,9 @@ MAX_BYTES = 64 * 1024 * 1024
 _AUTO_FORWARD_HEADERS = frozenset({"x-forwarded-to", "x-forwarded-for", "resent-from",
                                    "x-ms-exchange-organization-autoforwarded"})
 _GMAIL_CODE = re.compile(r"\(#(\d{6,12})\)")
-_BODY_CODE = re.compile(r"(?:confirmation code|code de confirmation|bestätigungscode)\s*:?\s*(\d{6,12})", re.I)
+_BODY_CODE = re.compile(r"(?:confirmation code|code de confirmation|bestätigungscode)\s{0,8}:?\s{0,8}(\d{6,12})", re.I)
 _GMAIL_LINK = re.compile(r"https://(?:mail-settings\.google\.com|mail\.google\.com)/\S+")
-_REQUESTER = re.compile(r"^\s*(\S+@\S+)\s+has requested", re.M)
+_REQUESTER = re.compile(r"(?<!\S)([^\s@]{1,64}@[^\s@]{1,255})[ \t]{1,8}has requested")
 
 
 _ORDER_BYTES = re.compile(rb"\d{3}-\d{7}-\d{7}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import email
-import html
 import re
 from collections.abc import Iterator
 from email.header import decode_header
@@ -18,16 +17,18 @@ from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses
 
+from optout.recognise import html
+
 MAX_HEADER = 2000
 MAX_TEXT = 256 * 1024  # a notice is a few hundred bytes; a forward of one, a few KB
 MAX_DEPTH = 30
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _SIMPLE_FROM = re.compile(r'[^<>"@,;:\\]*<([\w.+-]+@[\w-]+(?:\.[\w-]+)+)>\s*')
-_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-_TAG_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d|p|div|tr|li|hr|blockquote|/blockquote)\b[^>]*>", re.I)
-_SCRIPT = re.compile(r"<\s*(script|style|head)\b.*?<\s*/\s*\1\s*>", re.I | re.S)
-_TAG = re.compile(r"<[^>]{0,2000}>")
+# The lookbehind makes a search start only where a run of address characters starts, so a long
+# run with no @ in it costs one pass, not one pass per character (which is quadratic).
+_ADDRESS = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}",
+                      re.UNICODE)
 
 
 def load(raw: bytes) -> Message:
@@ -66,7 +67,7 @@ def header(msg: Message, name: str) -> str:
 
 
 def _unfold(text: str) -> str:
-    return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
+    return " ".join(text.split())  # folding and runs of white space alike become one space
 
 
 def address(value: str) -> str | None:
@@ -97,7 +98,7 @@ def _decode(data: bytes, charset: str | None) -> str:
         name = "utf-8"
     try:
         return data.decode(name)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # UnicodeError: Python's "undefined" codec refuses everything
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
@@ -121,11 +122,7 @@ def part_text(part: Message) -> str:
 
 
 def html_to_text(markup: str) -> str:
-    """Good enough for finding sentences and forward headers; not for display."""
-    text = _SCRIPT.sub(" ", markup)
-    text = _TAG_BREAK.sub("\n", text)
-    text = _TAG.sub("", text)
-    return html.unescape(text).replace("\u00a0", " ")
+    return html.to_text(markup)
 
 
 def texts(msg: Message, depth: int = 0) -> Iterator[tuple[str, Message]]:

@@ -83,6 +83,16 @@ class Item:
     dkim: DkimResult = ("none", None)
 
 
+def storable(value: str | None) -> str | None:
+    """An envelope value as text every database takes: bytes that are not UTF-8 (kept by the
+    SMTP side as surrogates) as ``\\xNN``, and NUL (which PostgreSQL refuses) as ``\\x00``.
+    Refusing them would make the sender retry for ever; a retry cannot fix them."""
+    if value is None or (value.isascii() and "\x00" not in value):
+        return value
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text.replace("\x00", "\\x00")
+
+
 def sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
@@ -192,8 +202,8 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
         if key in first:
             continue  # the same message twice in one batch
         first[key] = index
-        rows.append((key[0], key[1], inbound.raw, len(inbound.raw), inbound.source, inbound.mail_from,
-                     inbound.rcpt, inbound.peer, now, result.kind, "new", result.reason, result.order_id,
+        rows.append((key[0], key[1], inbound.raw, len(inbound.raw), inbound.source, storable(inbound.mail_from),
+                     storable(inbound.rcpt), storable(inbound.peer), now, result.kind, "new", result.reason, result.order_id,
                      item.dkim[0], item.dkim[1]))
     ids: list[int | None] = [None] * len(items)
     inserted = bulk.insert(conn, table="message", columns=MESSAGE_COLUMNS, rows=rows,
