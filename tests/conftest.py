@@ -133,6 +133,18 @@ class Cli:
 
         return self.runner.invoke(app, list(args), input=input)
 
+    def check_json(self, *queries: str, input: str | None = None) -> tuple[int, list[dict]]:  # noqa: A002
+        """``optout check --json``: its exit code (0 some listed, 1 none) and one record per query."""
+        import json
+
+        result = self("check", "--json", *queries, input=input)
+        assert result.exit_code in (0, 1), result.output
+        return result.exit_code, [json.loads(line) for line in result.stdout.splitlines()]
+
+    def checks(self, *queries: str, input: str | None = None) -> list[dict]:  # noqa: A002
+        """The records of ``optout check --json`` for ``queries``."""
+        return self.check_json(*queries, input=input)[1]
+
 
 @pytest.fixture
 def cli(database_url: str) -> Cli:
@@ -154,3 +166,14 @@ def account(cli: Cli) -> dict:
     result = cli("accounts", "add", "acme", "--name", "Acme Ltd", "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+@pytest.fixture
+def listener(account, request):  # noqa: ANN001, ANN201
+    """A listener on the test database, with the test's settings overrides."""
+    marker = request.node.get_closest_marker("listener")
+    from smtp_server import InProcess
+
+    server = InProcess.start(**(marker.kwargs if marker else {}))
+    yield server
+    server.stop()

@@ -79,7 +79,7 @@ def test_expiry_is_honoured_by_export_and_check(cli, engine, monkeypatch) -> Non
                           "WHERE value = '112-4455667-7788990'"))
     monkeypatch.setenv("OPTOUT_EXPIRE_DAYS", "365")
     assert "112-4455667-7788990" not in cli("export", "--format", "txt", "-o", "-").stdout
-    check = json.loads(cli("check", "--json", "112-4455667-7788990").stdout)
+    check = cli.checks("112-4455667-7788990")[0]
     assert (check["listed"], check["status"]) == (False, "expired")
     since = [json.loads(x) for x in cli("export", "--format", "jsonl", "-o", "-", "--since", "2020-06-01").stdout.splitlines()]
     assert {r["value"]: r["status"] for r in since}["112-4455667-7788990"] == "expired"

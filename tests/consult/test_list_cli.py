@@ -6,11 +6,6 @@ from pathlib import Path
 from sqlalchemy import text
 
 
-def _check(cli, *queries, input=None):  # noqa: A002
-    result = cli("check", "--json", *queries, input=input)
-    return result.exit_code, [json.loads(line) for line in result.stdout.splitlines()]
-
-
 def test_check_exit_codes_follow_the_answer(cli, database_url) -> None:
     """1 when nothing is listed, 0 when something is, 2 on bad input."""
     assert cli("check", "112-4455667-7788990").exit_code == 1
@@ -23,7 +18,7 @@ def test_check_exit_codes_follow_the_answer(cli, database_url) -> None:
 def test_check_json_carries_the_evidence(cli, account) -> None:
     """--json gives listed, times, report count, accounts and order IDs for a known entry."""
     cli("add", "112-4455667-7788990", "--reason", "seen", "--account", "acme")
-    code, rows = _check(cli, "[112-4455667-7788990]", "x@example.com")
+    code, rows = cli.check_json("[112-4455667-7788990]", "x@example.com")
     assert code == 0
     hit, miss = rows
     assert hit["query"] == "112-4455667-7788990" and hit["listed"] is True
@@ -35,7 +30,7 @@ def test_check_json_carries_the_evidence(cli, account) -> None:
 def test_addresses_match_case_insensitively(cli, database_url) -> None:
     """An address added in one case is found in another, with white space trimmed."""
     cli("add", "K3V9XQ2MZ7P4W1R@marketplace.amazon.de", "--reason", "r")
-    code, rows = _check(cli, " k3v9xq2mz7p4w1r@MARKETPLACE.amazon.de ")
+    code, rows = cli.check_json(" k3v9xq2mz7p4w1r@MARKETPLACE.amazon.de ")
     assert code == 0 and rows[0]["listed"] and rows[0]["marketplace"] == "amazon.de"
 
 
@@ -43,7 +38,7 @@ def test_check_reads_stdin_in_order(cli, database_url) -> None:
     """`check -` answers one line per query, in input order; a bad line names its number."""
     cli("add", "222-0000000-0000002", "--reason", "r")
     queries = "111-0000000-0000001\n222-0000000-0000002\n\na@example.com\n"
-    code, rows = _check(cli, "-", input=queries)
+    code, rows = cli.check_json("-", input=queries)
     assert code == 0
     assert [r["query"] for r in rows] == ["111-0000000-0000001", "222-0000000-0000002", "a@example.com"]
     assert [r["listed"] for r in rows] == [False, True, False]
@@ -56,12 +51,12 @@ def test_remove_keeps_history_and_a_later_report_relists(cli, engine) -> None:
 
     cli("add", "a@example.com", "--reason", "complaint")
     assert cli("remove", "a@example.com", "--reason", "buyer asked to be reinstated").exit_code == 0
-    code, rows = _check(cli, "a@example.com")
+    code, rows = cli.check_json("a@example.com")
     assert code == 1 and rows[0]["status"] == "removed"
     assert rows[0]["removed_reason"] == "buyer asked to be reinstated" and rows[0]["removed_at"]
     assert cli("remove", "a@example.com", "--reason", "again").exit_code == 2
     cli("add", "a@example.com", "--reason", "new notice")
-    assert _check(cli, "a@example.com")[0] == 0
+    assert cli.check_json("a@example.com")[0] == 0
     with engine.connect() as conn:
         actions = list(conn.execute(text(
             "SELECT action FROM event JOIN entry ON entry.id = event.entry_id WHERE value = 'a@example.com' "
@@ -86,7 +81,7 @@ def test_import_is_idempotent_and_reports_bad_lines(cli, tmp_path: Path) -> None
     assert "line 4" in first.stderr
     second = json.loads(cli("import", str(source), "--json").stdout.splitlines()[-1])
     assert second == {"read": 4, "listed": 0, "already": 3, "bad_lines": 1}
-    rows = _check(cli, "a@example.com", "b@example.com")[1]
+    rows = cli.check_json("a@example.com", "b@example.com")[1]
     assert all(r["listed"] and r["reports"] == 1 and r["accounts"] == [] for r in rows)
 
 
@@ -100,11 +95,11 @@ def test_import_supports_entries_and_respects_removals(cli, account, tmp_path: P
     source.write_text("112-4455667-7788990\nnew@example.com\nnew@example.com\ngone@example.com\n")
     summary = json.loads(cli("import", str(source), "--json").stdout)
     assert summary == {"read": 4, "listed": 3, "already": 1, "bad_lines": 0}
-    assert _check(cli, "112-4455667-7788990")[1][0]["reports"] == 2
-    assert _check(cli, "gone@example.com")[1][0]["listed"] is True
+    assert cli.check_json("112-4455667-7788990")[1][0]["reports"] == 2
+    assert cli.check_json("gone@example.com")[1][0]["listed"] is True
     cli("remove", "new@example.com", "--reason", "asked")
     again = json.loads(cli("import", str(source), "--json").stdout)
-    assert again["listed"] == 0 and _check(cli, "new@example.com")[0] == 1
+    assert again["listed"] == 0 and cli.check_json("new@example.com")[0] == 1
 
 
 def test_import_csv_by_column(cli, tmp_path: Path) -> None:
@@ -113,7 +108,7 @@ def test_import_csv_by_column(cli, tmp_path: Path) -> None:
     source.write_text("name,Email Address\nPat,pat@example.com\nSam,\"sam@example.com\"\n")
     result = cli("import", str(source), "--column", "Email Address", "--quiet")
     assert result.exit_code == 0, result.output
-    assert all(r["listed"] for r in _check(cli, "pat@example.com", "sam@example.com")[1])
+    assert all(r["listed"] for r in cli.check_json("pat@example.com", "sam@example.com")[1])
 
 
 def test_import_errors_are_one_line(cli, tmp_path: Path) -> None:

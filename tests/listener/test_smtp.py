@@ -18,17 +18,7 @@ from sqlalchemy import text
 import mail
 from conftest import bounce_files, require_tool
 from samples import EXPECTED, SAMPLES
-from smtp_server import InProcess
 from waiting import greeting, until
-
-
-@pytest.fixture
-def listener(account, request):  # noqa: ANN001, ANN201
-    """A listener on the test database, with the test's settings overrides."""
-    marker = request.node.get_closest_marker("listener")
-    server = InProcess.start(**(marker.kwargs if marker else {}))
-    yield server
-    server.stop()
 
 
 def _send(port: int, rcpts: list[str] | str, raw: bytes, sender: str = "sender@example.com") -> dict:
@@ -44,18 +34,13 @@ def _routes(port: int, address: str) -> bool:
         return client.rcpt(address)[0] == 250
 
 
-def _checks(cli, *queries: str) -> list[dict]:
-    out = cli("check", "--json", *queries).stdout
-    return [json.loads(line) for line in out.splitlines()]
-
-
 def test_every_sample_form_end_to_end(cli, account, listener) -> None:
     """Direct, auto-forward, inline forward, confirmation and a buyer's message, over SMTP."""
     for raw in SAMPLES.values():
         assert _send(listener.port, account["address"], raw) == {}
     orders = [e["order_id"] for e in EXPECTED.values() if e["kind"] == "optout_notice"]
-    assert all(r["listed"] for r in _checks(cli, *orders, "k3v9xq2mz7p4w1r@marketplace.amazon.de"))
-    assert _checks(cli, "113-5550001-2223334")[0]["listed"] is False  # the buyer's own message
+    assert all(r["listed"] for r in cli.checks(*orders, "k3v9xq2mz7p4w1r@marketplace.amazon.de"))
+    assert cli.checks("113-5550001-2223334")[0]["listed"] is False  # the buyer's own message
     shown = json.loads(cli("accounts", "show", "acme", "--json").stdout)
     assert shown["confirmations"][0]["code"] == "418230771"
     quarantined = [json.loads(x) for x in cli("quarantine", "list", "--json").stdout.splitlines()]
@@ -70,7 +55,7 @@ def test_swaks_delivers_a_notice(cli, account, listener, notices) -> None:
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout[-2000:]
     assert "250 2.0.0" in done.stdout
-    assert _checks(cli, "403-4565603-0457311")[0]["listed"]
+    assert cli.checks("403-4565603-0457311")[0]["listed"]
 
 
 def test_unknown_recipient_and_routing_rules(cli, account, listener) -> None:
@@ -81,7 +66,7 @@ def test_unknown_recipient_and_routing_rules(cli, account, listener) -> None:
     local, domain = account["address"].split("@")
     raw = mail.as_bytes(mail.notice("en", "111-2222222-3333333", to="someone-else@ingest.example.net"))
     assert _send(listener.port, f"{local.upper()}+gmail@{domain}", raw) == {}
-    assert _checks(cli, "111-2222222-3333333")[0]["listed"]
+    assert cli.checks("111-2222222-3333333")[0]["listed"]
 
 
 def test_two_accounts_in_one_transaction(cli, account, listener) -> None:
@@ -89,7 +74,7 @@ def test_two_accounts_in_one_transaction(cli, account, listener) -> None:
     second = json.loads(cli("accounts", "add", "beta", "--json").stdout)
     until(lambda: _routes(listener.port, second["address"]), what="the listener to route the new account")
     _send(listener.port, [account["address"], second["address"]], mail.as_bytes(mail.notice()))
-    hit = _checks(cli, "112-4455667-7788990")[0]
+    hit = cli.checks("112-4455667-7788990")[0]
     assert hit["reports"] == 2 and hit["accounts"] == ["acme", "beta"]
 
 
@@ -189,7 +174,7 @@ def test_burst_of_200_concurrent_connections(cli, account, listener, engine) -> 
 
     with ThreadPoolExecutor(max_workers=200) as pool:
         assert list(pool.map(one, orders)) == [{}] * 200
-    rows = [json.loads(x) for x in cli("check", "--json", "-", input="\n".join(orders)).stdout.splitlines()]
+    rows = cli.checks("-", input="\n".join(orders))
     assert sum(r["listed"] for r in rows) == 200
     with engine.connect() as conn:
         groups = conn.execute(text("SELECT COUNT(DISTINCT received_at) FROM message")).scalar()

@@ -136,6 +136,28 @@ def test_database_unavailable_gives_451_then_recovers(cli, account, database_url
     assert json.loads(cli("stats", "--json").stdout)["messages"] == {"listed": 1}
 
 
+def test_a_locked_database_fails_a_whole_group_at_once(cli, account, database_url) -> None:
+    """Ten messages arriving together while the database is locked all get 451 in about two
+    db_timeouts, not one db_timeout per message (the group used to be retried one by one)."""
+    server = InProcess.start(db_timeout=1.0)
+    codes: list[int] = []
+    try:
+        release = _lock_database(database_url)
+        try:
+            started = time.monotonic()
+            raws = [mail.as_bytes(mail.notice("en", f"304-0000000-{i:07d}")) for i in range(10)]
+            with ThreadPoolExecutor(max_workers=10) as pool:
+                codes = list(pool.map(lambda raw: _send_code(server.port, account["address"], raw), raws))
+            took = time.monotonic() - started
+        finally:
+            release()
+    finally:
+        server.stop()
+    assert codes == [451] * 10
+    assert took < 6, took  # one by one it took 10 s or more
+    assert json.loads(cli("stats", "--json").stdout)["messages"] == {}
+
+
 @pytest.mark.parametrize("to_group", [False, True], ids=["listener", "process-group"])
 def test_sigterm_finishes_the_message_in_flight(cli, account, to_group: bool) -> None:
     """SIGTERM: no new connections, the transaction under way completes with 250, exit 0 —

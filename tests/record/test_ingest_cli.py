@@ -76,7 +76,7 @@ def test_ingest_backfill_is_idempotent(cli, account, tmp_path: Path, notices: Pa
     assert summary["other"] + summary["duplicates"] == 41  # 40 bounces + the buyer's message
     again = json.loads(cli("ingest", "--account", "acme", "--json", str(folder)).stdout)
     assert (again["new_entries"], again["duplicates"], again["messages"]) == (0, 46, 46)
-    check = _json_lines(cli("check", "--json", "302-1234567-7654321", "k3v9xq2mz7p4w1r@marketplace.amazon.de").stdout)
+    check = cli.checks("302-1234567-7654321", "k3v9xq2mz7p4w1r@marketplace.amazon.de")
     assert all(r["listed"] and r["reports"] == 1 and r["accounts"] == ["acme"] for r in check)
     shown = json.loads(cli("accounts", "show", "acme", "--json").stdout)
     assert [c["code"] for c in shown["confirmations"]] == ["418230771"]
@@ -89,7 +89,7 @@ def test_reforwarded_notice_is_one_report(cli, account, tmp_path: Path) -> None:
     (tmp_path / "b.eml").write_bytes(mail.wrap_attached(direct))
     summary = json.loads(cli("ingest", "--account", "acme", "--json", str(tmp_path)).stdout)
     assert (summary["notices"], summary["new_entries"], summary["duplicates"]) == (2, 1, 1)
-    assert _json_lines(cli("check", "--json", "112-4455667-7788990").stdout)[0]["reports"] == 1
+    assert cli.checks("112-4455667-7788990")[0]["reports"] == 1
 
 
 def test_ingest_unknown_or_disabled_account(cli, account, notices: Path) -> None:

@@ -143,14 +143,14 @@ def test_dkim_mode_holds_unsigned_notices_for_review(cli, account, keys_file, tm
         "---------- Forwarded message ---------\nFrom: Amazon <seller-notification@amazon.com>\nDate: x\nSubject: y\nTo: <a@b.example>"))
     summary = _ingest(cli, tmp_path, {"signed": sign(mail.as_bytes(mail.notice())), "inline": inline})
     assert (summary["new_entries"], summary["held"]) == (1, 1)
-    signed, unsigned = (json.loads(x) for x in cli("check", "--json", ORDER, "222-0000000-0000002").stdout.splitlines())
+    signed, unsigned = cli.checks(ORDER, "222-0000000-0000002")
     assert signed["listed"] and signed["verified"] is True
     assert unsigned["listed"] is False
     held = [json.loads(x) for x in cli("quarantine", "list", "--json", "--outcome", "unverified").stdout.splitlines()]
     assert len(held) == 1 and "DKIM none" in held[0]["reason"]
     accepted = json.loads(cli("quarantine", "accept", str(held[0]["id"]), "--json").stdout)
     assert accepted["outcome"] == "listed"
-    assert json.loads(cli("check", "--json", "222-0000000-0000002").stdout)["verified"] is False
+    assert cli.checks("222-0000000-0000002")[0]["verified"] is False
     exported = [json.loads(x) for x in cli("export", "--format", "jsonl", "-o", "-").stdout.splitlines()]
     assert {r["value"]: r["verified"] for r in exported} == {ORDER: True, "222-0000000-0000002": False}
 
@@ -181,10 +181,9 @@ def test_revoke_withdraws_only_what_no_one_else_supports(cli, account, tmp_path:
     result = cli("accounts", "revoke", "acme", "--reason", "bulk-reported its whole customer list", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["entries_removed"] == 2  # order 1 and the manual order 4
-    kept = json.loads(cli("check", "--json", "444-0000000-0000005").stdout)
+    kept = cli.checks("444-0000000-0000005")[0]
     assert kept["listed"] and kept["reports"] == 1 and kept["accounts"] == []  # the import remains
-    rows = {r["query"]: r for r in (json.loads(x) for x in cli(
-        "check", "--json", "444-0000000-0000001", "444-0000000-0000002", "444-0000000-0000003", "444-0000000-0000004").stdout.splitlines())}
+    rows = {r["query"]: r for r in cli.checks(*(f"444-0000000-000000{i}" for i in range(1, 5)))}
     assert rows["444-0000000-0000001"]["listed"] is False
     assert "revoked" in rows["444-0000000-0000001"]["removed_reason"]
     assert rows["444-0000000-0000002"]["listed"] and rows["444-0000000-0000002"]["accounts"] == ["beta"]

@@ -125,6 +125,6 @@ def test_concurrent_writers_make_exact_counts(database_url, cli) -> None:
     distinct = {(s, i) for s in (0, 30, 45) for i in range(s, s + 60)}
     assert stats["entries_listed"] == 105 + 25  # order IDs 0..104 and buyers b0..b24
     assert stats["reports"] == len(distinct) == 180
-    rows = [json.loads(x) for x in cli("check", "--json", "-", input="111-0000000-0000030\nb5@example.com\n").stdout.splitlines()]
+    rows = cli.checks("-", input="111-0000000-0000030\nb5@example.com\n")
     assert rows[0]["reports"] == 2  # order 30: by the workers starting at 0 and at 30
     assert rows[1]["reports"] == sum(1 for _, i in distinct if i % 25 == 5)
