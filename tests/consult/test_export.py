@@ -5,10 +5,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+
+from waiting import until
 
 
 def _listed(cli) -> None:  # noqa: ANN001
@@ -153,3 +158,32 @@ def test_purge_drops_raw_bytes_and_keeps_evidence(cli, account, engine, notices:
         assert conn.execute(text("SELECT raw FROM message")).scalar() is None
     assert cli("check", "112-4455667-7788990").exit_code == 0
     assert json.loads(cli("purge", "--json").stdout)["purged"] == 0
+
+
+def test_read_only_commands_never_wait_for_the_write_lock(cli, account, database_url, tmp_path: Path, monkeypatch) -> None:
+    """With another connection holding SQLite's write lock (as the listener does while it
+    commits), export, stats, accounts show and quarantine list all answer at once: they read in
+    read-only transactions. (They used to open with BEGIN IMMEDIATE and fail with "locked".)"""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock; PostgreSQL readers never take one")
+    import sqlite3
+
+    _listed(cli)
+    monkeypatch.setenv("OPTOUT_DB_TIMEOUT", "0.5")
+    writer = sqlite3.connect(database_url.split(":///", 1)[1], isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    target = tmp_path / "x.csv"
+    try:
+        for args in (["stats"], ["accounts", "show", "acme"], ["accounts", "list"], ["quarantine", "list"]):
+            result = cli(*args)
+            assert result.exit_code == 0, (args, result.output)
+        # the export writes its file under the lock, then records the run once the lock is free
+        export = subprocess.Popen([sys.executable, "-m", "optout", "export", "-o", str(target)],
+                                  stderr=subprocess.PIPE, env={**os.environ, "OPTOUT_DB_TIMEOUT": "30"})
+        until(target.exists, what="the export's file")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    _, err = export.communicate(timeout=60)
+    assert export.returncode == 0, err
+    assert target.read_text().count("\n") == 4  # header and three entries

@@ -11,6 +11,7 @@ from optout.cli.output import (
     emit_json,
     guarded,
     output_rows,
+    reading,
     settings,
     show_record,
     transaction,
@@ -67,7 +68,7 @@ def list_(as_json: JsonOption = False) -> None:
     from optout.record import accounts
 
     cfg = settings()
-    with transaction(cfg) as conn:
+    with reading(cfg) as conn:
         records = [_public(a, cfg.ingest_domain) for a in accounts.all_accounts(conn)]
     output_rows(records, columns=["slug", "name", "address", "enabled", "created_at"], as_json=as_json)
 
@@ -80,7 +81,7 @@ def show(slug: SlugArg, as_json: JsonOption = False) -> None:
     from optout.record import accounts
 
     cfg = settings()
-    with transaction(cfg) as conn:
+    with reading(cfg) as conn:
         account = accounts.get(conn, slug=slug)
         pending = accounts.confirmations(conn, account_id=account["id"])
     record = _public(account, cfg.ingest_domain)

@@ -17,6 +17,7 @@ from optout.cli.output import (
     counter,
     emit_json,
     guarded,
+    reading,
     settings,
     transaction,
 )
@@ -68,7 +69,9 @@ def export(
     scope = exporter.Scope(since=_since(since), expire_days=cfg.expire_days, removed=removed)
     started = utcnow()
     clock = time.perf_counter()
-    with transaction(cfg) as conn, counter(quiet, "exporting") as tick:
+    # Read in a read-only transaction (a consistent snapshot that never holds the write lock
+    # the listener needs), then record the run in a short transaction of its own.
+    with reading(cfg) as conn, counter(quiet, "exporting") as tick:
         def produce(stream) -> int:  # noqa: ANN001
             return exporter.export(conn, stream, fmt=fmt, scope=scope, tick=tick)
 
@@ -80,6 +83,7 @@ def export(
             if output_dir:
                 exporter.publish(output_dir, target, digest, fmt=fmt, keep=cfg.export_keep)
             path = str(target)
+    with transaction(cfg) as conn:
         # plain SQL: the table classes (SQLModel) cost a third of a second to import
         at = exporter.stamp(started) if conn.dialect.name == "sqlite" else started
         conn.exec_driver_sql(sql.marks(sql.EXPORT_RUN, conn.dialect.name), (at, fmt, count, digest or "", path))

@@ -82,6 +82,24 @@ def transaction(cfg: Settings) -> Iterator[Connection]:
         eng.dispose()
 
 
+@contextmanager
+def reading(cfg: Settings) -> Iterator[Connection]:
+    """One read-only transaction: on SQLite a WAL reader (it never takes the write lock, so the
+    listener's commits never wait for it, however long an export runs); on PostgreSQL a READ
+    ONLY transaction. Every command that only reads uses this, not ``transaction``."""
+    from optout.store.db import engine
+
+    eng = engine(cfg, write=False)
+    try:
+        with eng.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(postgresql_readonly=True)
+            with conn.begin():
+                yield conn
+    finally:
+        eng.dispose()
+
+
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
 

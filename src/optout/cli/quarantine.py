@@ -10,6 +10,7 @@ from optout.cli.output import (
     JsonOption,
     guarded,
     output_rows,
+    reading,
     say,
     settings,
     show_record,
@@ -32,7 +33,7 @@ def list_(
     from optout.consult.lookup import iso
     from optout.record import quarantine
 
-    with transaction(settings()) as conn:
+    with reading(settings()) as conn:
         rows = quarantine.listing(conn, limit=limit, outcome=outcome)
     for row in rows:
         row["received_at"] = iso(row["received_at"])
@@ -49,7 +50,7 @@ def show(message_id: IdArg, as_json: JsonOption = False,
     from optout.consult.lookup import iso
     from optout.record import quarantine
 
-    with transaction(settings()) as conn:
+    with reading(settings()) as conn:
         row = quarantine.get(conn, message_id=message_id)
     if raw:
         sys.stdout.buffer.write(row["raw"] or b"")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from optout.cli.output import JsonOption, emit_json, guarded, settings, transaction
+from optout.cli.output import JsonOption, emit_json, guarded, reading, settings
 
 
 @guarded
@@ -13,7 +13,7 @@ def stats(as_json: JsonOption = False) -> None:
     from optout.consult import stats as gather_stats
     from optout.consult.lookup import iso
 
-    with transaction(settings()) as conn:
+    with reading(settings()) as conn:
         found = gather_stats.gather(conn)
     if found["last_export"]:
         found["last_export"]["at"] = iso(found["last_export"]["at"])

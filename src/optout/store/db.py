@@ -66,6 +66,8 @@ def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
         _make_parent(path)
         eng = create_engine(url, connect_args={"timeout": settings.db_timeout})
         event.listen(eng, "connect", _sqlite_on_connect)
+        if not write:
+            event.listen(eng, "connect", _sqlite_read_only)
         if not durable:
             event.listen(eng, "connect", _sqlite_bulk)
         if write:
@@ -106,6 +108,10 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA query_only=ON")  # a read path that tried to write would fail, not lock
+
+
 def _sqlite_bulk(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA synchronous=NORMAL")
     dbapi_conn.execute("PRAGMA cache_size=-65536")  # 64 MB: index pages stay cached between batches
@@ -134,7 +140,11 @@ def ensure_schema(eng: Engine, settings: Settings) -> None:
     if revision == SCHEMA_REVISION:
         return
     if revision is None and is_sqlite(settings.url):
-        upgrade(eng)
+        writer = engine(settings, check_schema=False)  # ``eng`` may be a read-only one
+        try:
+            upgrade(writer)
+        finally:
+            writer.dispose()
         return
     raise OptoutError(
         f"database schema is at {revision or 'nothing'}, this optout needs {SCHEMA_REVISION}: "
