@@ -67,8 +67,8 @@ def parse_query(text: str) -> Query:
     if "@" in stripped:
         return Query("email", normalise_email(stripped))
     if re.fullmatch(r"[\d\s-]+", stripped):
-        raise OptoutError(f"not an Amazon order ID (3-7-7 digits): {text.strip()!r}")
-    raise OptoutError(f"not a buyer address or an order ID: {text.strip()!r}")
+        raise OptoutError(f"not an Amazon order ID (3-7-7 digits): {shown(text)}")
+    raise OptoutError(f"not a buyer address or an order ID: {shown(text)}")
 
 
 def marketplace_of(address: str | None) -> str | None:
@@ -79,3 +79,10 @@ def marketplace_of(address: str | None) -> str | None:
     if domain.startswith("marketplace.amazon."):
         return domain.removeprefix("marketplace.")
     return None
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """Bad input as an error message may quote it: trimmed, repr'd, and cut to ``limit``
+    characters (a 50 MB line must not come back whole on the operator's terminal)."""
+    text = text.strip()
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text):,} characters)"

@@ -154,3 +154,52 @@ def test_version_and_help(bare_cli) -> None:
     text = bare_cli("--help").stdout
     for command in ("check", "filter", "import", "serve", "export", "accounts", "quarantine", "db"):
         assert command in text
+
+
+def _listed_count(cli) -> int:
+    return json.loads(cli("stats", "--json").stdout)["entries_listed"]
+
+
+def test_import_of_a_csv_with_a_huge_field_is_one_line(cli, tmp_path: Path) -> None:
+    """A 50 MB CSV field (over the csv module's limit): one line naming the CSV line, exit 2,
+    nothing written (it was a traceback and exit 1)."""
+    path = tmp_path / "big.csv"
+    path.write_text("email\r\na@example.com\r\n" + "b" * 50_000_000 + "\r\n")
+    result = cli("import", str(path))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr[:300]
+    assert result.stderr.startswith("optout: error: CSV line 3: field larger than field limit")
+    assert _listed_count(cli) == 0
+
+
+def test_import_quotes_a_bad_line_briefly(cli, tmp_path: Path) -> None:
+    """A 50 MB bad line in a txt file is reported with a short prefix, not echoed whole."""
+    path = tmp_path / "list.txt"
+    path.write_text("a@example.com\n" + "x" * 50_000_000 + "\nb@example.com\n")
+    result = cli("import", str(path))
+    assert result.exit_code == 0
+    assert len(result.stderr) < 300 and "line 2:" in result.stderr and "50,000,000 characters" in result.stderr
+    assert result.stdout.startswith("read 3, listed 2")
+
+
+def test_an_import_that_fails_part_way_leaves_nothing(cli, tmp_path: Path, engine) -> None:
+    """Invalid UTF-8 at line 25,001 (past the first batch of 20,000): exit 2, and no entry and
+    no import run are left behind (20,000 entries used to stay)."""
+    path = tmp_path / "list.txt"
+    path.write_bytes(b"".join(f"{i:06d}@example.com\n".encode() for i in range(25_000)) + b"caf\xe9@example.com\n")
+    result = cli("import", str(path))
+    assert result.exit_code == 2 and "not UTF-8" in result.stderr and result.stderr.count("\n") == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM entry")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM importrun")).scalar() == 0
+
+
+def test_filter_refuses_bad_input_with_one_line(cli, tmp_path: Path) -> None:
+    """filter --column on invalid UTF-8, and on a 200 KB CSV field: one line, exit 2 (each was a
+    traceback and exit 1)."""
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"email\ncaf\xe9@example.com\n")
+    big = tmp_path / "big.csv"
+    big.write_text("email\n" + "x" * 200_000 + "@example.com\n")
+    for path, words in ((latin, "not UTF-8"), (big, "field larger than field limit")):
+        result = cli("filter", "--column", "email", "--input", str(path))
+        assert result.exit_code == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr

@@ -67,14 +67,17 @@ def _rows(stream: TextIO, column: str | None) -> Iterator[tuple[str, str]]:
             if line.strip():
                 yield (line if line.endswith("\n") else line + "\n"), line.strip()
         return
+    from optout.record.imports import csv_errors
+
     reader = csv.reader(stream)
-    header = next(reader, None)
-    if header is None or column not in header:
-        raise OptoutError(f"no column {column!r} in the CSV header")
-    sys.stdout.write(_csv_line(header))
-    index = header.index(column)
-    for row in reader:
-        yield _csv_line(row), (row[index] if index < len(row) else "")
+    with csv_errors(reader):
+        header = next(reader, None)
+        if header is None or column not in header:
+            raise OptoutError(f"no column {column!r} in the CSV header")
+        sys.stdout.write(_csv_line(header))
+        index = header.index(column)
+        for row in reader:
+            yield _csv_line(row), (row[index] if index < len(row) else "")
 
 
 def _csv_line(row: list[str]) -> str:

@@ -51,6 +51,8 @@ def guarded(func: F) -> F:
             return func(*args, **kwargs)
         except OptoutError as exc:
             raise fail(str(exc)) from None
+        except UnicodeDecodeError as exc:  # a file or stdin that is not UTF-8 text
+            raise fail(f"input is not UTF-8 text ({exc.reason} at byte {exc.start} of a read)") from None
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
             raise fail(f"{exc.strerror or exc}:{where}".rstrip(":")) from None

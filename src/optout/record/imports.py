@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from optout.errors import OptoutError
 from optout.identifiers import marketplace_of, parse_query
@@ -38,30 +39,48 @@ def values(stream: TextIO, *, fmt: str, column: str | None) -> Iterator[tuple[in
                 yield number, text
         return
     reader = csv.reader(stream)
-    header = next(reader, None) or []
-    wanted = column or next((h for h in header if h.strip().lower() in ("email", "address", "order_id", "value")), None)
-    if wanted not in header:
-        raise OptoutError(f"no column {column or 'email/address/order_id'!r} in the CSV header")
-    index = header.index(wanted)
-    for row in reader:
-        if index < len(row) and row[index].strip():
-            yield reader.line_num, row[index]
+    with csv_errors(reader):
+        header = next(reader, None) or []
+        wanted = column or next((h for h in header if h.strip().lower() in ("email", "address", "order_id", "value")), None)
+        if wanted not in header:
+            raise OptoutError(f"no column {column or 'email/address/order_id'!r} in the CSV header")
+        index = header.index(wanted)
+        for row in reader:
+            if index < len(row) and row[index].strip():
+                yield reader.line_num, row[index]
+
+
+@contextmanager
+def csv_errors(reader: Any) -> Iterator[None]:
+    """A malformed CSV (a field over the csv module's size limit, a NUL, a broken quote) as one
+    line naming where; the csv reader cannot go on past one."""
+    try:
+        yield
+    except csv.Error as exc:
+        raise OptoutError(f"CSV line {reader.line_num}: {exc}") from None
 
 
 def run(
     eng: Engine, stream: TextIO, *, fmt: str, column: str | None, reason: str, source: str,
     on_batch: Callable[[int], None] = lambda n: None,
 ) -> ImportResult:
-    """Import in batches of BATCH rows, one transaction each; bad lines are reported, not fatal.
+    """Import in batches of BATCH rows, all in one transaction: a file that fails part way
+    (unreadable, not UTF-8, a broken CSV) leaves nothing behind, not even its import run. Bad
+    lines are reported and skipped, not fatal.
 
     The evidence is one import run (when, from where, why), not a report per row: an import is
     one act, and per-row evidence would cost more than the entries themselves.
     """
+    with eng.begin() as conn:
+        return _run(conn, stream, fmt=fmt, column=column, reason=reason, source=source, on_batch=on_batch)
+
+
+def _run(conn: Connection, stream: TextIO, *, fmt: str, column: str | None, reason: str, source: str,
+         on_batch: Callable[[int], None]) -> ImportResult:
     result = ImportResult()
     now = utcnow()
-    with eng.begin() as conn:
-        run_id = conn.execute(IMPORT_RUN.insert().values(at=now, source=source, reason=reason, rows=0)
-                              .returning(IMPORT_RUN.c.id)).scalar_one()
+    run_id = conn.execute(IMPORT_RUN.insert().values(at=now, source=source, reason=reason, rows=0)
+                          .returning(IMPORT_RUN.c.id)).scalar_one()
     batch: dict[str, str] = {}  # value -> kind, first occurrence wins
     for number, raw in values(stream, fmt=fmt, column=column):
         result.read += 1
@@ -75,24 +94,22 @@ def run(
             continue
         batch[query.value] = query.kind
         if len(batch) >= BATCH:
-            _flush(eng, batch, run_id, now, result)
+            _flush(conn, batch, run_id, now, result)
             on_batch(len(batch))
             batch = {}
     if batch:
-        _flush(eng, batch, run_id, now, result)
+        _flush(conn, batch, run_id, now, result)
         on_batch(len(batch))
-    with eng.begin() as conn:
-        conn.execute(IMPORT_RUN.update().where(IMPORT_RUN.c.id == run_id).values(rows=result.listed))
+    conn.execute(IMPORT_RUN.update().where(IMPORT_RUN.c.id == run_id).values(rows=result.listed))
     return result
 
 
 COLUMNS = (*ENTRY_COLUMNS, "imported_by")
 
 
-def _flush(eng: Engine, batch: dict[str, str], run_id: int, now: datetime, result: ImportResult) -> None:
+def _flush(conn: Connection, batch: dict[str, str], run_id: int, now: datetime, result: ImportResult) -> None:
     rows = [(kind, value, value if kind == "email" else None, None, marketplace_of(value), "listed",
              now, now, 1, False, now, run_id) for value, kind in sorted(batch.items())]
-    with eng.begin() as conn:
-        changed = bulk.insert(conn, table="entry", columns=COLUMNS, rows=rows, tail=sql.IMPORT_UPSERT, returning="value")
+    changed = bulk.insert(conn, table="entry", columns=COLUMNS, rows=rows, tail=sql.IMPORT_UPSERT, returning="value")
     result.listed += len(changed)
     result.already += len(rows) - len(changed)
