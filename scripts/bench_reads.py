@@ -46,7 +46,10 @@ def _readers(env: dict[str, str], folder: Path, nice: int, stop: threading.Event
             with queries.open("rb") as stdin:
                 done = subprocess.run(command, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE)
-            codes.append(done.returncode if done.returncode != 1 or command[-1] != "-" else 0)  # check: 1 = none listed
+            failed = done.returncode not in (0, 1) or (done.returncode == 1 and command[-1] != "-")  # check: 1 = none listed
+            codes.append(int(failed))
+            if failed:
+                print(f"{command[4:6]}: {done.stderr.decode()[-300:]}", file=sys.stderr)
     threads = [threading.Thread(target=loop, args=(c,), daemon=True) for c in commands]
     for thread in threads:
         thread.start()

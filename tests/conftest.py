@@ -76,7 +76,7 @@ def database_url(
 ) -> Iterator[str]:
     """A fresh, empty database of each kind; the URL is also put in OPTOUT_DATABASE_URL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'optout.store.db'}"
+        url = f"sqlite:///{tmp_path / 'data' / 'optout.db'}"
         monkeypatch.setenv("OPTOUT_DATABASE_URL", url)
         yield url
         return

@@ -61,6 +61,9 @@ class InProcess:
         return server
 
     def stop(self) -> None:
+        """Stop cleanly (the fixture may stop it again after a test did: that does nothing)."""
+        if self.thread is not None and not self.thread.is_alive():
+            return
         if self.loop and self.stop_event:
             self.loop.call_soon_threadsafe(self.stop_event.set)
         if self.thread:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_transaction_time: float = Field(1800.0, gt=0)  # seconds from MAIL FROM to the end of DATA
     max_connections_per_client: int = Field(20, gt=0)
     max_commands: int = Field(200, gt=0)
+    max_unknown_recipients: int = Field(10, gt=0)  # refused RCPTs per client within guess_window
+    guess_window: float = Field(600.0, gt=0)  # seconds
+    guess_block: float = Field(900.0, gt=0)  # seconds a client past the limit is shut out
     tls_cert: Path | None = None
     tls_key: Path | None = None
     require_starttls: bool = False
@@ -83,7 +86,7 @@ class Settings(BaseSettings):
     @property
     def url(self) -> str:
         """The database URL in force."""
-        return self.database_url or f"sqlite:///{self.data_dir / 'optout.store.db'}"
+        return self.database_url or f"sqlite:///{self.data_dir / 'optout.db'}"
 
     @property
     def exports(self) -> Path:

@@ -159,3 +159,31 @@ def test_a_frozen_database_gets_451_at_rcpt_within_db_timeout(cli, account, data
             os.kill(pid, signal.SIGCONT)
         server.stop()
     assert code == 451 and took < 5, (code, took)
+
+
+@pytest.mark.listener(max_unknown_recipients=5, guess_block=600)
+def test_guessing_ingest_addresses_is_refused_logged_and_counted(cli, account, listener, caplog) -> None:
+    """Past 5 refused recipients a client gets 421 and is shut out (at RCPT and at connect);
+    each refusal is logged with the client and the slug, never the token tried; optout stats
+    counts them once the listener has written its counts."""
+    caplog.set_level("WARNING", logger="optout.listener.smtp")
+    domain = account["address"].split("@")[1]
+    guesses = [f"acme-{'a' * 15}{i}@{domain}" for i in range(8)]
+    codes = []
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=30) as client:
+        client.ehlo()
+        client.mail("a@example.com")
+        for address in guesses:
+            try:
+                codes.append(client.rcpt(address)[0])
+            except smtplib.SMTPServerDisconnected:
+                break
+    assert codes == [550] * 5 + [421]
+    with pytest.raises((smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)):
+        smtplib.SMTP("127.0.0.1", listener.port, timeout=30).ehlo()
+    refusals = [r for r in caplog.records if r.getMessage() == "unknown recipient"]
+    assert len(refusals) == 6 and all(r.fields == {"client": "127.0.0.1", "slug": "acme"} for r in refusals)
+    assert not any("a" * 15 in str(getattr(r, "fields", "")) for r in caplog.records)
+    listener.stop()  # writes the counts it holds
+    counted = json.loads(cli("stats", "--json").stdout)["unknown_recipients_today"]
+    assert counted == {"refused": 6, "clients": 1, "clients_shut_out": 1}

@@ -39,7 +39,7 @@ def test_sqlite_database_is_created_on_first_use(cli, tmp_path: Path, monkeypatc
     monkeypatch.delenv("OPTOUT_DATABASE_URL")
     monkeypatch.setenv("OPTOUT_DATA_DIR", str(tmp_path / "fresh"))
     assert cli("check", "a@example.com").exit_code == 1
-    assert (tmp_path / "fresh" / "optout.store.db").exists()
+    assert (tmp_path / "fresh" / "optout.db").exists()
 
 
 def test_db_upgrade_reports_the_revision(cli, database_url) -> None:

@@ -6,11 +6,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from optout.store.models import Account, Entry, ExportRun, Message, Report, table
+from optout.clock import today
+from optout.store.models import Account, Entry, ExportRun, Message, Refusal, Report, table
 
 ENTRY = table(Entry)
 MESSAGE = table(Message)
 EXPORT_RUN = table(ExportRun)
+REFUSAL = table(Refusal)
 
 
 def gather(conn: Connection) -> dict[str, Any]:
@@ -31,4 +33,13 @@ def gather(conn: Connection) -> dict[str, Any]:
         "messages": outcomes,
         "held_by_volume_guard": outcomes.get("held", 0),
         "last_export": dict(last) if last else None,
+        "unknown_recipients_today": _refusals_today(conn),
     }
+
+
+def _refusals_today(conn: Connection) -> dict[str, int]:
+    """Recipients refused at RCPT today, by how many clients, and how many were shut out."""
+    refused, clients, blocked = conn.execute(
+        select(func.coalesce(func.sum(REFUSAL.c.refused), 0), func.count(), func.coalesce(func.sum(REFUSAL.c.blocked), 0))
+        .where(REFUSAL.c.day == today())).one()
+    return {"refused": int(refused), "clients": int(clients), "clients_shut_out": int(blocked)}

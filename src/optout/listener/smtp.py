@@ -12,13 +12,14 @@ import logging
 import math
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from optout.clock import today
 from optout.listener.handoff import Worker
 from optout.record import accounts
 
@@ -35,6 +36,7 @@ TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TRY_LATER = "451 4.3.0 Cannot store the message now; try again later"
 TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address\r\n"
 TRANSACTION_TOO_LONG = b"421 4.4.2 Mail transaction took too long; try again\r\n"
+GUESSING = "421 4.7.0 Too many unknown recipients from your address; try again later"
 ACCOUNT_CACHE_SECONDS = 2.0
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(rf"[ \t]*<(?P<addr>{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?P<rest>(?:[ \t].*)?)\Z")
@@ -88,6 +90,7 @@ class Handler:
         self.worker = Worker(cfg.model_dump(), timeout=cfg.worker_timeout)
         self.in_flight = 0
         self.per_client: Counter[str] = Counter()
+        self.guesses = Guesses(cfg)
 
     async def handle_PROXY(self, server: SMTP, session: Session, envelope: Envelope, proxy: Any) -> bool:
         """Behind a load balancer: log, and limit connections by, the client the header names."""
@@ -98,6 +101,9 @@ class Handler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
+        client = server.client if isinstance(server, ListenerSession) else None
+        if client and self.guesses.blocked(client):
+            return _closing(server, GUESSING)
         if len(envelope.rcpt_tos) >= self.cfg.max_recipients:
             return TOO_MANY_RECIPIENTS
         try:
@@ -107,6 +113,8 @@ class Handler:
             log.warning("routing failed", extra={"fields": {"error": error}})
             return TRY_LATER
         if account is None:
+            if client and self.guesses.refused(client, address, self.cfg.ingest_domain):
+                return _closing(server, GUESSING)
             return NO_SUCH_USER
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.append(rcpt_options)  # type: ignore[arg-type]  # aiosmtpd types it list[str]; it holds one list per RCPT
@@ -139,8 +147,26 @@ class Handler:
     async def warm(self) -> None:
         """Start the worker: it is running, and connected, before we listen."""
         await self.worker.start()
+        self.flusher = asyncio.create_task(self._flush_refusals(), name="refusal-counts")
+
+    async def _flush_refusals(self, every: float = 5.0) -> None:
+        """Every few seconds, add the refusal counts to the database (through the worker, the
+        one process that writes), so that ``optout stats`` shows them."""
+        while True:
+            await asyncio.sleep(every)
+            await self._write_refusals()
+
+    async def _write_refusals(self) -> None:
+        rows = self.guesses.take()
+        if rows:
+            try:
+                await self.worker.submit(("refusals", rows))
+            except Exception:  # the database is away: keep the counts for the next flush
+                self.guesses.put_back(rows)
 
     async def close(self) -> None:
+        self.flusher.cancel()
+        await self._write_refusals()
         await self.worker.stop()
 
     def _log(self, routed: list[Any], outcomes: list[dict[str, Any]] | None, started: float, *,
@@ -154,6 +180,66 @@ class Handler:
                 "peer": peer, "ms": took, "size": size,
                 **({"error": str(error).splitlines()[0][:200]} if error else {}),
             }})
+
+
+class Guesses:
+    """Refused recipients per client: past ``max_unknown_recipients`` within ``guess_window``
+    seconds the client is shut out (421) for ``guess_block`` seconds. Each refusal is logged
+    with the client and the slug tried, never the token (that would teach the guesser)."""
+
+    def __init__(self, cfg: Settings) -> None:
+        self.limit, self.window, self.block = cfg.max_unknown_recipients, cfg.guess_window, cfg.guess_block
+        self.recent: dict[str, deque[float]] = {}
+        self.until: dict[str, float] = {}
+        self.counts: Counter[tuple[str, str, str]] = Counter()  # (day, client, refused|blocked)
+
+    def blocked(self, client: str) -> bool:
+        ends = self.until.get(client)
+        if ends is None:
+            return False
+        if time.monotonic() < ends:
+            return True
+        del self.until[client]
+        return False
+
+    def refused(self, client: str, address: str, domain: str) -> bool:
+        """Count one refusal; True if it shuts the client out."""
+        now = time.monotonic()
+        day = today()
+        self.counts[(day, client, "refused")] += 1
+        log.warning("unknown recipient", extra={"fields": {"client": client, "slug": accounts.slug_of(address, domain)}})
+        recent = self.recent.setdefault(client, deque())
+        recent.append(now)
+        while recent and recent[0] < now - self.window:
+            recent.popleft()
+        if len(recent) <= self.limit:
+            return False
+        self.until[client] = now + self.block
+        del self.recent[client]
+        self.counts[(day, client, "blocked")] += 1
+        log.warning("client shut out for guessing recipients", extra={"fields": {
+            "client": client, "refused": len(recent), "seconds": self.block}})
+        return True
+
+    def take(self) -> list[tuple[str, str, int, int]]:
+        """(day, client, refused, blocked) since the last take."""
+        rows: dict[tuple[str, str], list[int]] = {}
+        for (day, client, what), count in self.counts.items():
+            rows.setdefault((day, client), [0, 0])[what == "blocked"] += count
+        self.counts.clear()
+        return [(day, client, refused, blocked) for (day, client), (refused, blocked) in sorted(rows.items())]
+
+    def put_back(self, rows: list[tuple[str, str, int, int]]) -> None:
+        for day, client, refused, blocked in rows:
+            self.counts[(day, client, "refused")] += refused
+            self.counts[(day, client, "blocked")] += blocked
+
+
+def _closing(server: SMTP, reply: str) -> str:
+    """``reply``, and the connection closed once it is written (as 421 promises)."""
+    if server.transport is not None:
+        asyncio.get_running_loop().call_soon(server.transport.close)
+    return reply
 
 
 class ListenerSession(SMTP):
@@ -220,7 +306,8 @@ class ListenerSession(SMTP):
         peer = transport.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         counts = self.optout.per_client
-        if self.gate_on_connect and counts[client] >= self.optout.cfg.max_connections_per_client:
+        if self.gate_on_connect and (counts[client] >= self.optout.cfg.max_connections_per_client
+                                     or self.optout.guesses.blocked(client)):
             if isinstance(transport, asyncio.WriteTransport):
                 transport.write(TOO_MANY_CONNECTIONS)
             transport.close()

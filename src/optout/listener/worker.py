@@ -45,6 +45,9 @@ def serve_forever(sock: socket.socket, settings_data: dict[str, Any]) -> None:
             if body == PING:
                 frames.send([(request_id, "ok", True)])
                 continue
+            if isinstance(body, tuple) and body[0] == "refusals":
+                frames.send([record_refusals(request_id, body[1])])
+                continue
             group.append((request_id, recognise(body)))
             if len(group) < _state["size"]:
                 continue
@@ -167,6 +170,19 @@ def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
             {"outcome": str(o.outcome), "reason": o.reason, "kind": i.result.kind, "order_id": i.result.order_id,
              "dkim": i.dkim[0]} for i, o in zip(items, done)]))
     return replies
+
+
+def record_refusals(request_id: int, rows: list[tuple[str, str, int, int]]) -> tuple[int, str, Any]:
+    """Add the listener's refused-recipient counts (day, client, refused, blocked) to the table."""
+    from optout.store import bulk, sql
+
+    try:
+        with _state["engine"].begin() as conn:
+            bulk.insert(conn, table="refusal", columns=("day", "client", "refused", "blocked"), rows=rows,
+                        tail=sql.REFUSALS_ADD)
+    except Exception as exc:
+        return request_id, "error", _describe(exc)
+    return request_id, "ok", len(rows)
 
 
 def _database_trouble(exc: Exception) -> bool:

@@ -94,6 +94,11 @@ def match_recipient(enabled: dict[str, dict[str, Any]], *, recipient: str, domai
     return account
 
 
+def slug_of(recipient: str, domain: str) -> str | None:
+    """The slug an envelope recipient names (for logs: never the token), or None."""
+    return _split(recipient, domain)[0]
+
+
 def _split(recipient: str, domain: str) -> tuple[str | None, str]:
     local, _, rcpt_domain = recipient.strip().strip("<>").rpartition("@")
     if rcpt_domain.lower() != domain or "-" not in local:

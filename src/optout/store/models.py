@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from optout.clock import utcnow
 
-__all__ = ["Account", "AccountDay", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Report", "utcnow"]
+__all__ = ["Account", "AccountDay", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Refusal", "Report", "utcnow"]
 
 
 class Account(SQLModel, table=True):
@@ -115,6 +115,16 @@ class AccountDay(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", primary_key=True)
     day: str = Field(max_length=10, primary_key=True)  # YYYY-MM-DD
     new_entries: int = 0
+
+
+class Refusal(SQLModel, table=True):
+    """Recipients refused at RCPT (unknown ingest addresses) per client address per UTC day:
+    what an operator looks at when someone guesses addresses."""
+
+    day: str = Field(max_length=10, primary_key=True)  # YYYY-MM-DD
+    client: str = Field(max_length=64, primary_key=True)
+    refused: int = 0
+    blocked: int = 0  # times the client was shut out for refusing too many
 
 
 class Confirmation(SQLModel, table=True):

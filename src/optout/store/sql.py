@@ -95,6 +95,9 @@ ACCOUNT_DAY_ADD = ("ON CONFLICT (account_id, day) DO UPDATE SET "
 LISTED_TODAY = "SELECT new_entries FROM accountday WHERE account_id = ? AND day = ?"
 ENTRY_STATUSES = "SELECT value, status FROM entry"  # + WHERE value IN …, see bulk.fetch_in
 
+REFUSALS_ADD = ("ON CONFLICT (day, client) DO UPDATE SET refused = refusal.refused + excluded.refused, "
+                "blocked = refusal.blocked + excluded.blocked")
+
 MESSAGE_VERDICT = ("UPDATE message SET kind = ?, outcome = ?, reason = ?, order_id = ?, dkim = ?, "
                    "dkim_domain = ? WHERE id = ?")
 EXPORT_RUN = "INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (?, ?, ?, ?, ?)"
