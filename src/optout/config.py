@@ -6,6 +6,7 @@ Every field is documented in the README's configuration table.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     require_starttls: bool = False
     proxy_protocol: bool = False
+    # The MTA in front (deploy/postfix): exempt from the per-client connection cap, the
+    # per-session command caps and the guessing block, which a busy, well-behaved relay exceeds.
+    trusted_relays: str = ""  # comma-separated addresses or networks, e.g. "127.0.0.1/8, ::1"
     group_commit_size: int = Field(64, gt=0)
     worker_timeout: float = Field(120.0, gt=0)
     recognition_timeout: float = Field(5.0, gt=0)  # seconds one message may take to recognise
@@ -62,6 +66,20 @@ class Settings(BaseSettings):
     raw_retention_days: int = Field(365, gt=0)
     export_dir: Path | None = None  # default: data_dir/exports
     export_keep: int = Field(14, gt=0)
+
+    @field_validator("trusted_relays")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {part!r}") from None
+        return value
+
+    @property
+    def relay_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_relays.split(",") if p.strip())
 
     @field_validator("ingest_domain")
     @classmethod

@@ -8,6 +8,7 @@ only speaks SMTP.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import re
@@ -91,6 +92,21 @@ class Handler:
         self.in_flight = 0
         self.per_client: Counter[str] = Counter()
         self.guesses = Guesses(cfg)
+        self.relays = cfg.relay_networks
+        self.trusted_cache: dict[str, bool] = {}
+
+    def trusted(self, client: str) -> bool:
+        """Is ``client`` the MTA in front of us (setting trusted_relays)?"""
+        found = self.trusted_cache.get(client)
+        if found is None:
+            try:
+                address = ipaddress.ip_address(client)
+                found = any(address in network for network in self.relays)
+            except ValueError:  # a Unix socket peer, say
+                found = False
+            if len(self.trusted_cache) < 10_000:
+                self.trusted_cache[client] = found
+        return found
 
     async def handle_PROXY(self, server: SMTP, session: Session, envelope: Envelope, proxy: Any) -> bool:
         """Behind a load balancer: log, and limit connections by, the client the header names."""
@@ -102,7 +118,8 @@ class Handler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         client = server.client if isinstance(server, ListenerSession) else None
-        if client and self.guesses.blocked(client):
+        trusted = client is not None and self.trusted(client)
+        if client and not trusted and self.guesses.blocked(client):
             return _closing(server, GUESSING)
         if len(envelope.rcpt_tos) >= self.cfg.max_recipients:
             return TOO_MANY_RECIPIENTS
@@ -113,7 +130,9 @@ class Handler:
             log.warning("routing failed", extra={"fields": {"error": error}})
             return TRY_LATER
         if account is None:
-            if client and self.guesses.refused(client, address, self.cfg.ingest_domain):
+            # The front relays everyone's RCPTs (and its own verification probes): its refusals
+            # are logged and counted, but only a client that is not the front is shut out.
+            if client and self.guesses.refused(client, address, self.cfg.ingest_domain, may_block=not trusted):
                 return _closing(server, GUESSING)
             return NO_SUCH_USER
         envelope.rcpt_tos.append(address)
@@ -202,12 +221,14 @@ class Guesses:
         del self.until[client]
         return False
 
-    def refused(self, client: str, address: str, domain: str) -> bool:
+    def refused(self, client: str, address: str, domain: str, *, may_block: bool) -> bool:
         """Count one refusal; True if it shuts the client out."""
         now = time.monotonic()
         day = today()
         self.counts[(day, client, "refused")] += 1
         log.warning("unknown recipient", extra={"fields": {"client": client, "slug": accounts.slug_of(address, domain)}})
+        if not may_block:
+            return False
         recent = self.recent.setdefault(client, deque())
         recent.append(now)
         while recent and recent[0] < now - self.window:
@@ -306,8 +327,10 @@ class ListenerSession(SMTP):
         peer = transport.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         counts = self.optout.per_client
-        if self.gate_on_connect and (counts[client] >= self.optout.cfg.max_connections_per_client
-                                     or self.optout.guesses.blocked(client)):
+        trusted = self.optout.trusted(client)
+        self._enforce_call_limit = not trusted  # aiosmtpd's per-session command caps
+        if self.gate_on_connect and not trusted and (counts[client] >= self.optout.cfg.max_connections_per_client
+                                                     or self.optout.guesses.blocked(client)):
             if isinstance(transport, asyncio.WriteTransport):
                 transport.write(TOO_MANY_CONNECTIONS)
             transport.close()
@@ -319,7 +342,9 @@ class ListenerSession(SMTP):
     def rekey(self, client: str) -> bool:
         """Count this connection against ``client`` instead; False (refuse) if it is over its limit."""
         counts = self.optout.per_client
-        if counts[client] >= self.optout.cfg.max_connections_per_client:
+        trusted = self.optout.trusted(client)
+        self._enforce_call_limit = not trusted  # read after the PROXY header, before the greeting
+        if not trusted and counts[client] >= self.optout.cfg.max_connections_per_client:
             return False  # aiosmtpd then closes the connection
         if self.client is not None:
             counts[self.client] -= 1
