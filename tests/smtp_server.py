@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from loadgen import free_port, wait_port
@@ -72,14 +73,20 @@ class InProcess:
             raise self.error
 
 
-def subprocess_server(port: int, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`python -m optout serve` on ``port``, its stderr captured."""
+def subprocess_server(port: int, *args: str, env: dict[str, str] | None = None,
+                      log: Path | None = None) -> subprocess.Popen:
+    """`python -m optout serve` on ``port``, its stderr captured (a pipe, read by the test; or,
+    for long runs whose log would fill a pipe, the file ``log``)."""
+    sink = log.open("ab") if log else subprocess.PIPE
     proc = subprocess.Popen(
         [sys.executable, "-m", "optout", "serve", "--port", str(port), *args],
-        env=env or os.environ.copy(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        env=env or os.environ.copy(), stderr=sink, stdout=subprocess.DEVNULL,
         start_new_session=True,  # its own process group, as under systemd or a terminal
     )
+    if log:
+        sink.close()  # type: ignore[union-attr]  # the child has its own copy
     if not wait_port(port, timeout=15):
         proc.kill()
-        raise AssertionError(proc.communicate()[1].decode()[-3000:])
+        proc.wait()
+        raise AssertionError(log.read_text()[-3000:] if log else proc.communicate()[1].decode()[-3000:])
     return proc
