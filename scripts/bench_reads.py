@@ -90,7 +90,8 @@ def main() -> None:
                 stop = threading.Event()
                 readers = None
                 if name == "with_reads":
-                    readers = threading.Thread(target=lambda: reader_codes.extend(_readers(full_env, folder, args.nice, stop)))
+                    readers = threading.Thread(target=lambda done=stop: reader_codes.extend(
+                        _readers(full_env, folder, args.nice, done)))
                     readers.start()
                     time.sleep(2)  # let the readers get going: the point is to measure under them
                 seconds, replies = asyncio.run(drive(port, rcpt, sessions=4, count=args.messages,
