@@ -108,7 +108,9 @@ def test_quarantine_list_show_and_retry(cli, account, tmp_path: Path, monkeypatc
     (tmp_path / "it.eml").write_bytes(italian)
     cli("ingest", "--account", "acme", str(tmp_path / "it.eml"))
     rows = _json_lines(cli("quarantine", "list", "--json").stdout)
-    assert len(rows) == 1 and rows[0]["outcome"] == "quarantined" and rows[0]["reason"] == "no opt-out wording"
+    assert len(rows) == 1 and rows[0]["outcome"] == "quarantined"
+    assert rows[0]["reason"] == "possible notice in an unknown language"
+    assert json.loads(cli("stats", "--json").stdout)["possible_notices_unknown_language"] == 1
     shown = json.loads(cli("quarantine", "show", str(rows[0]["id"]), "--json").stdout)
     assert shown["raw_kept"] is True and shown["sha256"]
     raw = cli("quarantine", "show", str(rows[0]["id"]), "--raw")

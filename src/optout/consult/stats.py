@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from optout.clock import today
+from optout.recognise.notice import UNKNOWN_LANGUAGE
 from optout.store.models import Account, Entry, ExportRun, Message, Refusal, Report, table
 
 ENTRY = table(Entry)
@@ -32,6 +33,10 @@ def gather(conn: Connection) -> dict[str, Any]:
         "accounts": conn.execute(select(func.count()).select_from(Account)).scalar_one(),
         "messages": outcomes,
         "held_by_volume_guard": outcomes.get("held", 0),
+        # a marketplace whose wording phrases.toml lacks: add it, then `quarantine retry --all`
+        "possible_notices_unknown_language": conn.execute(
+            select(func.count()).where(MESSAGE.c.outcome == "quarantined", MESSAGE.c.reason == UNKNOWN_LANGUAGE)
+        ).scalar_one(),
         "last_export": dict(last) if last else None,
         "unknown_recipients_today": _refusals_today(conn),
     }

@@ -44,6 +44,7 @@ class Layer:
     subject: str
     text: str
     signed: bytes | Message | None  # what DKIM can verify for this layer (serialised lazily)
+    sender_name: str | None = None  # a forward that names its sender without an address
 
 
 def parse(raw: bytes) -> Result:
@@ -82,9 +83,10 @@ def _parse(raw: bytes) -> Result:
     if confirmation:
         return confirmation
     how, forwarded_by = _delivery(msg, sender)
-    failures = []
+    failures, layers = [], []
     for layer in _layers(msg, raw, how, sender, subject):
-        verdict = notice.judge(layer.sender, layer.subject, layer.text)
+        layers.append(layer)
+        verdict = notice.judge(layer.sender, layer.subject, layer.text, sender_name=layer.sender_name)
         if verdict.ok:
             return Result(
                 kind=NOTICE, reason=verdict.reason, order_id=verdict.order_id,
@@ -96,7 +98,11 @@ def _parse(raw: bytes) -> Result:
                 sender=layer.sender,
             )
         failures.append(verdict)
-    best = next((v for v in failures if v.wording), failures[0] if failures else None)
+    best = next((v for v in failures if v.wording), None)
+    if best is None and any(notice.possible_unknown_language(layer.sender, layer.subject, layer.text)
+                            for layer in layers):
+        return other(notice.UNKNOWN_LANGUAGE, forwarded_by=forwarded_by)
+    best = best or (failures[0] if failures else None)
     return other(best.reason if best else "no text to examine", forwarded_by=forwarded_by)
 
 
@@ -138,7 +144,7 @@ def _inline(text: str, subject: str, how: str = "inline-forward") -> Iterator[La
     for section in forwards.sections(text):
         if notice.is_buyer_relay(section.sender):
             return  # nothing inside a buyer's own message is trusted
-        yield Layer(how, section.sender, section.subject or subject, section.text, None)
+        yield Layer(how, section.sender, section.subject or subject, section.text, None, section.sender_name)
 
 
 def _confirmation(msg: Message, sender: str | None, subject: str) -> Result | None:

@@ -1,30 +1,46 @@
-"""Inline forwards: the header block a mail client writes above a forwarded message.
+"""Inline forwards: finding the forwarded message inside a forward written by hand.
 
-Gmail, Outlook (desktop, new, web), Apple Mail, Thunderbird and Yahoo all write a block of
-``Label: value`` lines (From, To, Subject, Date/Sent, in the interface's language, in varying
-order, sometimes with ``*bold*`` labels, ``>`` quoting or a space before the colon). A block is
-two or more such lines together, one of them a From line; its *section* is the text that
-follows, up to the next block. A forward of a forward gives several blocks, outermost first.
+Mail clients write the forwarded message's headers above its text, in the language of their
+interface and in many layouts. A block is found by its shape, not by its words:
+
+- a *header block*: two or more ``Label: value`` lines together (a label of one to four words
+  in any script, ASCII or full-width colon, optional ``*``/``_`` markup, ``>`` quoting), one of
+  whose values holds an address or a date. Yahoo's block written on one line is split first.
+- an *attribution line*: ``On …, Amazon <…> wrote:`` and its equivalents (``Le … a écrit :``,
+  ``Am … schrieb …:``, ``在 … 写道：``, ``… 님이 작성:``), one line or two.
+
+Who sent the forwarded message is decided by role where the label is known (the catalogue in
+``phrases.toml``: From, Von, De, Od, 发件人 …) and by shape where it is not: the first line of
+the block whose value holds an address. A From value with a name and no address is kept as the
+sender's *name* (some clients write only that for a known contact); ``notice.py`` decides
+whether the name is one Amazon uses. Everything here is linear in the text's length.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from optout.recognise import mime
 
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
-_LABELS = {role: labels for role, labels in _DATA["forward"].items()}
-_ROLE_OF = {label: role for role, labels in _LABELS.items() for label in labels}
-_ALL = sorted(_ROLE_OF, key=len, reverse=True)
+_ROLE_OF = {label.lower(): role for role, labels in _DATA["forward"].items() for label in labels}
+_WROTE = tuple(word.lower() for word in _DATA["attribution"]["wrote"])
+
+# A label of one to four words in any script (letters, marks, digits after the first), then a
+# colon. Bounded repetition only, so each line is looked at a fixed number of times.
 _LABEL_LINE = re.compile(
-    r"^[ \t]*[*_]{0,2}(" + "|".join(re.escape(label) for label in _ALL) + r")[*_]{0,2}[ \t\u00a0]*[:：][*_]{0,2}[ \t]*(.*)$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_QUOTE = re.compile(r"^(?:[ \t]*>)+[ \t]?", re.MULTILINE)
+    r"^[ \t]{0,8}[*_]{0,2}(?P<label>[^\W\d_][\w.'’()-]{0,24}(?:[ \t][\w.'’()-]{1,24}){0,3})[*_]{0,2}[ \t]{0,4}"
+    r"[:：][*_]{0,2}[ \t]{0,8}(?P<value>[^\n]{0,2000})$", re.MULTILINE)
+_QUOTE = re.compile(r"^(?:[ \t]{0,8}>)+[ \t]?", re.MULTILINE)
+_DATE = re.compile(r"\d{1,4}[-/.年]\d{1,2}|\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b")
+_ONE_LINE_LABELS = sorted((label for label in _ROLE_OF if len(label) > 1), key=len, reverse=True)
+_INLINE_LABEL = re.compile(r"(?<=[>\]\w.])[ \t]{0,4}(" + "|".join(re.escape(label) for label in _ONE_LINE_LABELS)
+                           + r")[ \t]{0,2}[:：]", re.IGNORECASE)
+_AFTER_DATE = re.compile(r"^.{0,300}\d(?:[ \t]{0,2}[ap]\.?m\.?)?[ \t]{0,2}(?:\([^)]{0,20}\))?", re.IGNORECASE)
+_LINE_ENDS_WITH_COLON = re.compile(r"[:：][ \t]{0,4}$", re.MULTILINE)
 MAX_BLOCKS = 20
 
 
@@ -37,6 +53,8 @@ class Section:
     to: list[str]
     subject: str
     text: str
+    sender_name: str | None = None  # the sender's display name, kept when no address is given
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 def unquote(text: str) -> str:
@@ -46,24 +64,46 @@ def unquote(text: str) -> str:
 
 def sections(text: str) -> list[Section]:
     """The forwarded messages written inline in ``text``, outermost first."""
-    text = unquote(text)
-    blocks = _blocks(text)
-    found = []
-    for index, (_start, end, fields) in enumerate(blocks):
-        stop = blocks[index + 1][0] if index + 1 < len(blocks) else len(text)
-        sender_line = fields.get("from", "")
-        found.append(Section(
-            sender=mime.address(sender_line) if sender_line else None,
-            sender_line=sender_line,
-            to=mime.addresses(fields.get("to", "")),
-            subject=fields.get("subject", ""),
-            text=text[end:stop],
-        ))
-    return found
+    text = _split_one_line_blocks(unquote(text.replace("\u00a0", " ").replace("\r", "\n")))
+    found = _header_blocks(text) + _attributions(text)
+    found.sort(key=lambda block: block[0])
+    sections_ = []
+    for index, (_start, end, fields) in enumerate(found[:MAX_BLOCKS]):
+        stop = found[index + 1][0] if index + 1 < len(found) else len(text)
+        sections_.append(_section(fields, text[end:stop]))
+    return sections_
 
 
-def _blocks(text: str) -> list[tuple[int, int, dict[str, str]]]:
-    """(start, end, {role: value}) for each run of label lines that has a From line."""
+def _section(fields: dict[str, str], text: str) -> Section:
+    sender_line = fields.get("from", "")
+    sender = mime.address(sender_line) if sender_line else None
+    name = None if sender else _display_name(sender_line)
+    return Section(sender=sender, sender_line=sender_line, to=mime.addresses(fields.get("to", "")),
+                   subject=fields.get("subject", ""), text=text, sender_name=name, fields=fields)
+
+
+def _display_name(value: str) -> str | None:
+    """``Amazon Seller Central`` from ``"Amazon Seller Central"`` or ``Amazon Seller Central [via …]``."""
+    name = value.strip().strip('"').strip("'").strip()
+    return name[:80] or None
+
+
+def _split_one_line_blocks(text: str) -> str:
+    """Yahoo (and some webmails) write the whole block on one line: ``From: A <a@b>To: …Date: …``.
+    A line holding three or more known labels, each right after a value, is split before each."""
+    if text.count(":") < 3:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        if (len(line) > 40 and line.count(":") + line.count("：") >= 3 and _LABEL_LINE.match(line)
+                and len(_INLINE_LABEL.findall(line, 0, 4000)) >= 2):
+            line = _INLINE_LABEL.sub(lambda m: "\n" + m.group(0).lstrip(), line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _header_blocks(text: str) -> list[tuple[int, int, dict[str, str]]]:
+    """(start, end, {role: value}) of each run of two or more label lines with an address or a date."""
     blocks: list[tuple[int, int, dict[str, str]]] = []
     run: list[re.Match[str]] = []
     for match in _LABEL_LINE.finditer(text):
@@ -84,9 +124,56 @@ def _adjacent(text: str, end: int, start: int) -> bool:
 
 
 def _close(run: list[re.Match[str]], blocks: list[tuple[int, int, dict[str, str]]]) -> None:
+    if len(run) < 2:
+        return
+    values = [m["value"] for m in run]
+    if not any("@" in v or _DATE.search(v) for v in values):
+        return  # "Note: …" lines in prose, not a header block
     fields: dict[str, str] = {}
+    unknown = []
     for match in run:
-        role = _ROLE_OF[match[1].lower()]
-        fields.setdefault(role, match[2].strip())
-    if len(run) >= 2 and "from" in fields:
+        role = _ROLE_OF.get(" ".join(match["label"].lower().split()))
+        if role:
+            fields.setdefault(role, match["value"].strip())
+        else:
+            unknown.append(match["value"])
+    if "from" not in fields:
+        # A label this catalogue does not know: by shape, the first such line with an address.
+        # (Known To and Subject lines alone, as in a quoted original, are no sender at all.)
+        fields["from"] = next((v.strip() for v in unknown if mime.address(v)), "")
+    if fields["from"]:
         blocks.append((run[0].start(), run[-1].end(), fields))
+
+
+def _attributions(text: str) -> list[tuple[int, int, dict[str, str]]]:
+    """Reply-style attribution lines (``On …, Amazon <…> wrote:``): the sender, then the text."""
+    found: list[tuple[int, int, dict[str, str]]] = []
+    for end in _LINE_ENDS_WITH_COLON.finditer(text):
+        colon = end.start()
+        start = text.rfind("\n", 0, max(0, text.rfind("\n", 0, colon))) + 1  # this line and the one before
+        line = text[start:colon]
+        if len(line) < 400 and any(word in line.lower() for word in _WROTE):
+            who = _attributed(line)
+            if who:
+                found.append((start, end.end(), {"from": who}))
+                if len(found) >= MAX_BLOCKS:
+                    break
+    return found
+
+
+def _attributed(line: str) -> str | None:
+    """Who an attribution line names: ``Name <address>``, an address, or a name before the verb."""
+    flat = " ".join(line.split())
+    address = mime.address(flat)
+    if address:
+        angle = flat.find("<")
+        before = flat[:angle] if angle != -1 else ""
+        name = before.rsplit(",", 1)[-1].strip() if before else ""
+        return f"{name} <{address}>" if name else address
+    for word in _WROTE:  # a name only: the words between the date and the verb
+        at = flat.lower().find(word)
+        if at >= 0:
+            name = _AFTER_DATE.sub("", flat[:at].replace("，", ",")).rstrip(" ,").rsplit(",", 1)[-1].strip()
+            # "Am 3.3.2026 um 09:14 schrieb Amazon Seller Central:": the name after the verb
+            return name or flat[at + len(word):].strip(" :：") or None
+    return None

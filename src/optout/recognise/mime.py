@@ -90,8 +90,18 @@ def addresses(value: str) -> list[str]:
     return [a.lower() for a in _ADDRESS.findall(value)]
 
 
+# Mail clients label text with a charset whose superset they really wrote (GBK bytes labelled
+# gb2312, Windows' Japanese and Korean extensions labelled shift_jis and euc-kr, HKSCS in big5):
+# decode with the superset, which reads the labelled charset's bytes the same way.
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
+              "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+              "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "big5": "big5hkscs", "iso-2022-jp": "iso2022_jp_ext",
+              "iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252"}
+
+
 def _decode(data: bytes, charset: str | None) -> str:
     name = (charset or "utf-8").strip().strip('"').lower() or "utf-8"
+    name = _SUPERSETS.get(name, name)
     try:
         codecs.lookup(name)
     except LookupError:
