@@ -76,6 +76,8 @@ def _worth_reading(raw: bytes) -> bool:
 
 
 def _parse(raw: bytes) -> Result:
+    if b"\n" not in raw[:65536] and b"\r" in raw:  # bare CR line ends (old Mac clients, some gateways)
+        raw = raw.replace(b"\r", b"\r\n")
     msg = mime.load(raw)
     sender = mime.address(mime.header(msg, "From"))
     subject = mime.header(msg, "Subject")
@@ -98,7 +100,8 @@ def _parse(raw: bytes) -> Result:
                 sender=layer.sender,
             )
         failures.append(verdict)
-    best = next((v for v in failures if v.wording), None)
+    # the innermost layer that had the wording says best why it was refused
+    best = next((v for v in reversed(failures) if v.wording), None)
     if best is None and any(notice.possible_unknown_language(layer.sender, layer.subject, layer.text)
                             for layer in layers):
         return other(notice.UNKNOWN_LANGUAGE, forwarded_by=forwarded_by)

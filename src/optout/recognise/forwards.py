@@ -27,7 +27,11 @@ from optout.recognise import mime
 
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
 _ROLE_OF = {label.lower(): role for role, labels in _DATA["forward"].items() for label in labels}
-_WROTE = tuple(word.lower() for word in _DATA["attribution"]["wrote"])
+_WROTE = tuple(sorted((word.lower() for word in _DATA["attribution"]["wrote"]), key=len, reverse=True))
+_AMAZON_NAMES = {tuple(name.split()): name for name in _DATA["amazon_names"]["names"]}
+# Words an attribution line puts around the name besides the date and the verb.
+_FILLER = frozenset({"on", "le", "am", "um", "dne", "den", "op", "il", "el", "em", "in", "at", "a", "à", "de", "o",
+                     "w", "dnia", "pe", "kl.", "klo", "tarihinde", "şunu", "ezt", "於", "在", "님이"})
 
 # A label of one to four words in any script (letters, marks, digits after the first), then a
 # colon. Bounded repetition only, so each line is looked at a fixed number of times.
@@ -97,7 +101,8 @@ def _split_one_line_blocks(text: str) -> str:
     for line in text.split("\n"):
         if (len(line) > 40 and line.count(":") + line.count("：") >= 3 and _LABEL_LINE.match(line)
                 and len(_INLINE_LABEL.findall(line, 0, 4000)) >= 2):
-            line = _INLINE_LABEL.sub(lambda m: "\n" + m.group(0).lstrip(), line)
+            first = min(i for i in (line.find(":"), line.find("：")) if i != -1) + 1  # after the first label
+            line = line[:first] + _INLINE_LABEL.sub(lambda m: "\n" + m.group(0).lstrip(), line[first:])
         lines.append(line)
     return "\n".join(lines)
 
@@ -170,10 +175,37 @@ def _attributed(line: str) -> str | None:
         before = flat[:angle] if angle != -1 else ""
         name = before.rsplit(",", 1)[-1].strip() if before else ""
         return f"{name} <{address}>" if name else address
-    for word in _WROTE:  # a name only: the words between the date and the verb
+    known = _known_name(flat)
+    if known:
+        return known
+    for word in _WROTE:  # any other name: the words between the date and the verb
         at = flat.lower().find(word)
         if at >= 0:
             name = _AFTER_DATE.sub("", flat[:at].replace("，", ",")).rstrip(" ,").rsplit(",", 1)[-1].strip()
             # "Am 3.3.2026 um 09:14 schrieb Amazon Seller Central:": the name after the verb
             return name or flat[at + len(word):].strip(" :：") or None
     return None
+
+
+def _known_name(flat: str) -> str | None:
+    """A display name Amazon uses, standing alone in an attribution line: between the date, the
+    verb and filler words, not inside another name ("Pat Buyer - Amazon Marketplace" is not)."""
+    lowered = flat.lower()
+    verb = next((w for w in _WROTE if w in lowered), None)
+    if verb is None:
+        return None
+    at = lowered.find(verb)
+    for segment in (lowered[:at], lowered[at + len(verb):]):
+        words = segment.replace("，", " ").replace(",", " ").replace(":", " ").replace("：", " ").split()
+        for start in range(len(words)):
+            for size in (4, 3, 2, 1):
+                name = _AMAZON_NAMES.get(tuple(words[start:start + size]))
+                if name and _alone(words, start, start + size):
+                    return name
+    return None
+
+
+def _alone(words: list[str], start: int, end: int) -> bool:
+    """Are the words just before and after ``words[start:end]`` a date, filler, or nothing?"""
+    around = [words[i] for i in (start - 1, end) if 0 <= i < len(words)]
+    return all(any(ch.isdigit() for ch in w) or w in _FILLER or w.startswith("(") for w in around)
