@@ -43,6 +43,37 @@ def load_mix() -> list[bytes]:
     return notices * 10 + made + bounces
 
 
+def recall(parse) -> tuple[str, int, int]:  # noqa: ANN001
+    """A table of recall by client (rows) and interface language (columns) over the generated
+    hand forwards (tests/layouts.py), and the false positives among their buyer twins and the
+    corpus bounces: (table, false positives, negatives checked)."""
+    import layouts
+
+    found: dict[tuple[str, str], list[int]] = {}
+    false, negatives = 0, 0
+    for client, lang, _charset, raw, is_notice in layouts.cases():
+        result = parse(raw)
+        if is_notice:
+            cell = found.setdefault((client, lang), [0, 0])
+            cell[0] += result.kind == "optout_notice" and result.order_id == layouts.ORDER
+            cell[1] += 1
+        else:
+            negatives += 1
+            false += result.kind == "optout_notice"
+    for path in sorted((CORPUS / "bounces").glob("*.eml")):
+        negatives += 1
+        false += parse(path.read_bytes()).kind == "optout_notice"
+    langs = list(layouts.LANGUAGES)
+    lines = ["client".ljust(22) + " ".join(code.rjust(5) for code in langs)]
+    for client in layouts.CLIENTS:
+        cells = []
+        for code in langs:
+            hit, total = found.get((client, code), (0, 0))
+            cells.append(("  -  " if not total else f"{hit}/{total}").rjust(5))
+        lines.append(client.ljust(22) + " ".join(cells))
+    return "\n".join(lines), false, negatives
+
+
 def rate(function, mix: list[bytes], rounds: int) -> float:  # noqa: ANN001
     best = 0.0
     for _ in range(rounds):
@@ -68,8 +99,11 @@ def main() -> None:
     def modern(raw: bytes) -> None:
         email.message_from_bytes(raw, policy=policy.default).get_body()
 
+    table, false, negatives = recall(parse)
+    print(table)
     print(json.dumps({
         "messages": len(mix), "kinds": kinds,
+        "false_positives": false, "negatives_checked": negatives,
         "optout_parse_msgs_per_s": round(rate(parse, mix, args.rounds)),
         "floor_compat32_msgs_per_s": round(rate(lambda r: email.message_from_bytes(r, policy=policy.compat32), mix, args.rounds)),
         "stdlib_default_get_body_msgs_per_s": round(rate(modern, mix, max(1, args.rounds // 2))),
