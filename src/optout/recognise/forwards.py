@@ -94,16 +94,16 @@ def _display_name(value: str) -> str | None:
 
 def _split_one_line_blocks(text: str) -> str:
     """Yahoo (and some webmails) write the whole block on one line: ``From: A <a@b>To: …Date: …``.
-    A line holding three or more known labels, each right after a value, is split before each."""
-    if text.count(":") < 3:
+    A label line holding two or more further known labels, each right after a value, is split
+    before each. (Cheap tests first: most lines have fewer than three colons.)"""
+    if text.count(":") + text.count("：") < 3:
         return text
-    lines = []
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
         if (len(line) > 40 and line.count(":") + line.count("：") >= 3 and _LABEL_LINE.match(line)
                 and len(_INLINE_LABEL.findall(line, 0, 4000)) >= 2):
             first = min(i for i in (line.find(":"), line.find("：")) if i != -1) + 1  # after the first label
-            line = line[:first] + _INLINE_LABEL.sub(lambda m: "\n" + m.group(0).lstrip(), line[first:])
-        lines.append(line)
+            lines[index] = line[:first] + _INLINE_LABEL.sub(lambda m: "\n" + m.group(0).lstrip(), line[first:])
     return "\n".join(lines)
 
 
@@ -132,7 +132,7 @@ def _close(run: list[re.Match[str]], blocks: list[tuple[int, int, dict[str, str]
     if len(run) < 2:
         return
     values = [m["value"] for m in run]
-    if not any("@" in v or _DATE.search(v) for v in values):
+    if not any("@" in v for v in values) and not any(_DATE.search(v) for v in values):
         return  # "Note: …" lines in prose, not a header block
     fields: dict[str, str] = {}
     unknown = []
@@ -145,7 +145,7 @@ def _close(run: list[re.Match[str]], blocks: list[tuple[int, int, dict[str, str]
     if "from" not in fields:
         # A label this catalogue does not know: by shape, the first such line with an address.
         # (Known To and Subject lines alone, as in a quoted original, are no sender at all.)
-        fields["from"] = next((v.strip() for v in unknown if mime.address(v)), "")
+        fields["from"] = next((v.strip() for v in unknown if "@" in v and mime.address(v)), "")
     if fields["from"]:
         blocks.append((run[0].start(), run[-1].end(), fields))
 

@@ -43,7 +43,10 @@ _NAMES = frozenset(_DATA["amazon_names"]["names"])
 
 def _normalise(text: str) -> str:
     # quote markers of re-wrapped replies would split a phrase ("unable to\n> deliver")
-    text = _QUOTE.sub(" ", text.lower()).replace("\u2019", "'").replace("\u2018", "'").replace("\u00ad", "")
+    text = text.lower()
+    if ">" in text:
+        text = _QUOTE.sub(" ", text)
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00ad", "")
     return " ".join(text.split())  # collapses every run of white space, NBSP included
 
 
