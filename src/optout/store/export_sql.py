@@ -5,7 +5,6 @@ spreadsheet neutralising), which is what lets the export stream a million rows a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,24 +13,26 @@ from sqlalchemy import Connection
 
 from optout.clock import utcnow
 from optout.store.bulk import stamp
+from optout.store.sql import marks
 
 BATCH = 10_000
 COLUMNS = ["kind", "value", "buyer_email", "order_ids", "marketplace", "status", "first_seen",
            "last_seen", "reports", "verified", "removed_at", "removed_reason"]
 
 
-def rows(conn: Connection, sql: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+def rows(conn: Connection, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
     """Rows straight from the driver's cursor (SQLAlchemy's Row wrapping costs more than the
-    CSV writer): fetchmany on SQLite, a named server-side cursor on PostgreSQL."""
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        cursor = driver.cursor()  # type: ignore[union-attr]
-        cursor.execute(sql, {k: stamp(v) for k, v in params.items()})
+    CSV writer): fetchmany on SQLite, a named server-side cursor on PostgreSQL. ``sql`` is
+    written with ``?`` marks, as everything in store/sql.py."""
+    driver: Any = conn.connection.driver_connection  # sqlite3 or psycopg: both DB-API
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        cursor = driver.cursor()
+        params = [stamp(v) if isinstance(v, datetime) else v for v in params]
     else:
-        cursor = driver.cursor(name="optout_export")  # type: ignore[union-attr]
+        cursor = driver.cursor(name="optout_export")
         cursor.itersize = BATCH
-        pg_sql = re.sub(r"(?<![\w:]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))  # :name -> %(name)s
-        cursor.execute(pg_sql, params)
+    cursor.execute(marks(sql, dialect), params)
     try:
         while batch := cursor.fetchmany(BATCH):
             yield from batch
@@ -39,7 +40,7 @@ def rows(conn: Connection, sql: str, params: dict[str, Any]) -> Iterator[tuple[A
         cursor.close()  # however the consumer stops
 
 
-def query(conn: Connection, *, since: datetime | None, expire_days: int | None, csv: bool) -> tuple[str, dict[str, Any]]:
+def query(conn: Connection, *, since: datetime | None, expire_days: int | None, csv: bool) -> tuple[str, list[Any]]:
     """The SELECT for a scope: one column per field, or (csv) one finished CSV line per row."""
     dialect = conn.dialect.name
     now = utcnow()
@@ -51,12 +52,13 @@ def query(conn: Connection, *, since: datetime | None, expire_days: int | None, 
     else:
         select = "SELECT " + ", ".join(fields) + " FROM entry WHERE "
     where, params = _where(since, cutoff, now)
+    params = ([cutoff] if cutoff else []) + params  # the status field's mark comes first
     return select + where + " ORDER BY id", params  # table order: a scan, not an index walk
 
 
 def _fields(dialect: str, *, expiring: bool) -> list[str]:
     """SQL for each of COLUMNS: times as ISO 8601 UTC, verified as true/false, expiry marked."""
-    status = "CASE WHEN status = 'listed' AND last_seen < :cutoff THEN 'expired' ELSE status END" if expiring else "status"
+    status = "CASE WHEN status = 'listed' AND last_seen < ? THEN 'expired' ELSE status END" if expiring else "status"
     return ["kind", "value", "buyer_email", "order_ids", "marketplace", status, _iso_sql(dialect, "first_seen"),
             _iso_sql(dialect, "last_seen"), "report_count", "CASE WHEN verified THEN 'true' ELSE 'false' END",
             _iso_sql(dialect, "removed_at"), "removed_reason"]
@@ -86,20 +88,13 @@ def _csv_field(dialect: str, expr: str, name: str) -> str:
     return f"COALESCE({expr}, '')" if name in _NULLABLE else f"({expr})"
 
 
-def _where(since: datetime | None, cutoff: datetime | None, now: datetime) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {}
-    if cutoff:
-        params["cutoff"] = cutoff
+def _where(since: datetime | None, cutoff: datetime | None, now: datetime) -> tuple[str, list[Any]]:
     if since is None:
         # no index on status (most entries are listed): a scan in id order, which ORDER BY id
         # then needs no sort for
-        where = "status = 'listed'"
-        if cutoff:
-            where += " AND last_seen >= :cutoff"
-        return where, params
-    params["since"] = since
+        return ("status = 'listed' AND last_seen >= ?", [cutoff]) if cutoff else ("status = 'listed'", [])
     if not cutoff:
-        return "updated_at >= :since", params
+        return "updated_at >= ?", [since]
     # entries that expired since then changed too, without being touched
-    params["expired_from"] = since - (now - cutoff)
-    return "(updated_at >= :since OR (status = 'listed' AND last_seen < :cutoff AND last_seen >= :expired_from))", params
+    return ("(updated_at >= ? OR (status = 'listed' AND last_seen < ? AND last_seen >= ?))",
+            [since, cutoff, since - (now - cutoff)])
