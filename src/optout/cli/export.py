@@ -78,9 +78,12 @@ def export(
         if output == "-":
             count, digest, path = produce(sys.stdout), None, None
         else:
-            target = Path(output) if output else output_dir / exporter.dated_name(fmt, started)  # type: ignore[operator]
+            target = Path(output) if output else None
+            if output_dir is not None:  # exactly one of the two was given (checked above)
+                target = output_dir / exporter.dated_name(fmt, started)
+            assert target is not None
             count, digest = exporter.atomic_write(target, produce)
-            if output_dir:
+            if output_dir is not None:
                 exporter.publish(output_dir, target, digest, fmt=fmt, keep=cfg.export_keep)
             path = str(target)
     with transaction(cfg) as conn:

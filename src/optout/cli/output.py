@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -62,7 +62,7 @@ def guarded(func: F) -> F:
                 raise fail(f"database error: {detail[0] if detail else type(exc).__name__}") from None
             raise
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # functools.wraps keeps the signature; mypy cannot see that
 
 
 def settings() -> Settings:

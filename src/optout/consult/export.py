@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from sqlalchemy import Connection
 
@@ -99,7 +99,7 @@ def atomic_write(path: Path, produce: Callable[[IO[str]], int]) -> tuple[int, st
     try:
         with handle:
             hashing = _HashingWriter(handle)
-            count = produce(hashing)  # type: ignore[arg-type]
+            count = produce(cast(IO[str], hashing))  # it writes text, which is all produce does
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, 0o666 & ~_umask())  # readable as a plain file would be, not 0600

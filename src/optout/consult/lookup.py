@@ -77,7 +77,7 @@ def status(row: tuple[Any, ...] | None, cutoff: str | None) -> str | None:
 
 def _state(stored: str, last_seen: Any, cutoff: str | None) -> str:
     """The stored status, with a listed entry not seen since the expiry cutoff as expired."""
-    if cutoff and stored == "listed" and iso(last_seen) < iso(cutoff):  # type: ignore[operator]
+    if cutoff and stored == "listed" and (iso(last_seen) or "") < (iso(cutoff) or ""):
         return "expired"
     return stored
 

@@ -100,7 +100,8 @@ class _Link(asyncio.Protocol):
         self.gone = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a Unix socket pair's transport
+        self.transport: asyncio.Transport = transport
 
     def send(self, request_id: int, request: Any) -> asyncio.Future[tuple[str, Any]]:
         future = asyncio.get_running_loop().create_future()

@@ -52,7 +52,7 @@ def _normalise(text: str) -> str:
 
 def amazon_name(name: str | None) -> bool:
     """Is ``name`` a display name Amazon sends notices under ("Amazon Seller Central", …)?"""
-    return bool(name) and " ".join(name.lower().strip(" \"'").split()) in _NAMES  # type: ignore[union-attr]
+    return name is not None and " ".join(name.lower().strip(" \"'").split()) in _NAMES
 
 
 LANGUAGES = tuple(

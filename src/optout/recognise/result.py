@@ -35,5 +35,5 @@ class Result:
         return data
 
 
-def other(reason: str, **found: str | None) -> Result:
-    return Result(kind=OTHER, reason=reason, **found)  # type: ignore[arg-type]
+def other(reason: str, *, forwarded_by: str | None = None) -> Result:
+    return Result(kind=OTHER, reason=reason, forwarded_by=forwarded_by)

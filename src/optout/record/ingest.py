@@ -106,14 +106,21 @@ def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> li
     ]
     stored = [(i, message_id, item) for i, (message_id, item) in enumerate(zip(ids, items)) if message_id]
     _settle(conn, stored, policy, outcomes, force=False)
-    return outcomes  # type: ignore[return-value]
+    return _all_settled(outcomes)
 
 
 def act(conn: Connection, *, message_id: int, item: Item, policy: Policy, force: bool = False) -> Applied:
     """Act again on a message already stored (quarantine retry or accept)."""
     outcomes: list[Applied | None] = [None]
     _settle(conn, [(0, message_id, item)], policy, outcomes, force=force)
-    return outcomes[0]  # type: ignore[return-value]
+    return _all_settled(outcomes)[0]
+
+
+def _all_settled(outcomes: list[Applied | None]) -> list[Applied]:
+    """The outcomes, now that _settle has given every stored message one."""
+    done = [o for o in outcomes if o is not None]
+    assert len(done) == len(outcomes), "a message was left without an outcome"
+    return done
 
 
 def _settle(conn: Connection, stored: list[tuple[int, int, Item]], policy: Policy,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optout.errors import OptoutError
 from optout.recognise import notice
@@ -86,9 +86,10 @@ class Verifier:
                 return "pass", domain
         return "fail", tried
 
-    def _one(self, signer: object, index: int) -> tuple[str | None, bool]:
+    def _one(self, signer: Any, index: int) -> tuple[str | None, bool]:
+        """``signer`` is dkimpy's DKIM object (dkimpy ships no types)."""
         try:
-            ok = bool(signer.verify(idx=index, dnsfunc=self._txt))  # type: ignore[attr-defined]
+            ok = bool(signer.verify(idx=index, dnsfunc=self._txt))
         except Exception:  # a malformed signature or key, or DNS trouble: this one fails
             ok = False
         domain = getattr(signer, "domain", None)
