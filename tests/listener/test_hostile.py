@@ -10,8 +10,11 @@ import signal
 import smtplib
 import socket
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -82,18 +85,24 @@ def _send(port: int, rcpt: str, raw: bytes) -> dict:
         return client.sendmail("a@example.com", rcpt, raw)
 
 
+@contextmanager
+def _in_data(port: int, rcpt: str) -> Iterator[tuple[socket.socket, Any]]:
+    """A session past DATA's 354, one reply read per command: the socket and its reply reader."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        replies = sock.makefile("rb")
+        replies.readline()
+        for command in (b"HELO x\r\n", b"MAIL FROM:<a@example.com>\r\n", f"RCPT TO:<{rcpt}>\r\n".encode(), b"DATA\r\n"):
+            sock.sendall(command)
+            replies.readline()
+        yield sock, replies
+
+
 @pytest.mark.listener(idle_timeout=1.0)
 def test_idle_means_silence_a_slow_data_phase_is_not_cut_off(cli, account, listener) -> None:
     """A sender that trickles its DATA one line every 0.3 s for three times idle_timeout is
     accepted (the timer used to restart per command only, and cut it off after 1 s)."""
     lines = mail.as_bytes(mail.notice("en", "303-0000000-0000001")).split(b"\r\n")
-    with socket.create_connection(("127.0.0.1", listener.port), timeout=30) as sock:
-        replies = sock.makefile("rb")
-        replies.readline()
-        for command in (b"HELO x\r\n", b"MAIL FROM:<a@example.com>\r\n", f"RCPT TO:<{account['address']}>\r\n".encode(),
-                        b"DATA\r\n"):
-            sock.sendall(command)
-            replies.readline()
+    with _in_data(listener.port, account["address"]) as (sock, replies):
         started = time.monotonic()
         for line in lines:
             sock.sendall(line + b"\r\n")
@@ -107,13 +116,7 @@ def test_idle_means_silence_a_slow_data_phase_is_not_cut_off(cli, account, liste
 @pytest.mark.listener(idle_timeout=5.0, max_transaction_time=1.0)
 def test_a_transaction_past_its_bound_is_closed_with_421(account, listener) -> None:
     """A sender that keeps trickling past max_transaction_time gets 421 4.4.2 and the close."""
-    with socket.create_connection(("127.0.0.1", listener.port), timeout=30) as sock:
-        replies = sock.makefile("rb")
-        replies.readline()
-        for command in (b"HELO x\r\n", b"MAIL FROM:<a@example.com>\r\n", f"RCPT TO:<{account['address']}>\r\n".encode(),
-                        b"DATA\r\n"):
-            sock.sendall(command)
-            replies.readline()
+    with _in_data(listener.port, account["address"]) as (sock, replies):
         last = b""
         for _ in range(40):  # up to 8 s of trickling; the bound is 1 s
             if select.select([sock], [], [], 0.2)[0]:  # the pause of the slow sender under test
