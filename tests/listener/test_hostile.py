@@ -106,7 +106,8 @@ def test_idle_means_silence_a_slow_data_phase_is_not_cut_off(cli, account, liste
         started = time.monotonic()
         for line in lines:
             sock.sendall(line + b"\r\n")
-            time.sleep(0.3)  # the slow sender under test, not a wait for the server
+            # the slow sender's pause, during which the server must say nothing (no 421, no close)
+            assert not select.select([sock], [], [], 0.3)[0]
         assert time.monotonic() - started > 3.0
         sock.sendall(b".\r\n")
         assert replies.readline().startswith(b"250 2.0.0")
