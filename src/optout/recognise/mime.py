@@ -24,6 +24,7 @@ MAX_TEXT = 256 * 1024  # a notice is a few hundred bytes; a forward of one, a fe
 MAX_DEPTH = 30
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_ANGLED = re.compile(r"<([\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8})>")
 _SIMPLE_FROM = re.compile(r'[^<>"@,;:\\]*<([\w.+-]+@[\w-]+(?:\.[\w-]+)+)>\s*')
 # The lookbehind makes a search start only where a run of address characters starts, so a long
 # run with no @ in it costs one pass, not one pass per character (which is quadratic).
@@ -82,6 +83,11 @@ def address(value: str) -> str | None:
     for _, addr in pairs:
         if "@" in addr and _ADDRESS.fullmatch(addr):
             return addr.lower()
+    # What getaddresses cannot read (and Python 3.11's patch releases read differently): the
+    # first address in angle brackets, else the last address written.
+    angled = _ANGLED.search(value)
+    if angled:
+        return angled[1].lower()
     found = _ADDRESS.findall(value)
     return found[-1].lower() if found else None
 
