@@ -34,6 +34,9 @@ class Settings(BaseSettings):
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(2525, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8025, ge=0, le=65535)
+    http_max_body: int = Field(100 * 1024 * 1024, gt=0)  # bytes a POST may send; more gets 413
     smtp_hostname: str | None = None  # name in the greeting; default: ingest_domain
     max_message_size: int = Field(10 * 1024 * 1024, gt=0)
     max_recipients: int = Field(20, gt=0)

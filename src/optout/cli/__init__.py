@@ -17,6 +17,7 @@ from optout.cli import (
     db,
     entries,
     export,
+    keys,
     lookup,
     parse,
     quarantine,
@@ -72,6 +73,7 @@ def _root(
 
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(db.app, name="db")
+app.add_typer(keys.app, name="keys")
 app.add_typer(quarantine.app, name="quarantine")
 app.command("check")(lookup.check)
 app.command("filter")(lookup.filter_)

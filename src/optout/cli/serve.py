@@ -1,29 +1,75 @@
-"""``optout serve``: the SMTP listener."""
+"""``optout serve``: the SMTP listener and the HTTP side, in one process."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import signal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from optout.cli.output import guarded, settings
 
+if TYPE_CHECKING:
+    from optout.config import Settings
+
 
 @guarded
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on (setting smtp_host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (setting smtp_port).")] = None,
+    host: Annotated[str | None, typer.Option(help="SMTP address to listen on (setting smtp_host).")] = None,
+    port: Annotated[int | None, typer.Option(help="SMTP port (setting smtp_port).")] = None,
+    http_port: Annotated[int | None, typer.Option("--http-port", help="HTTP port (setting http_port).")] = None,
+    no_http: Annotated[bool, typer.Option("--no-http", help="Run the SMTP listener alone.")] = False,
+    no_smtp: Annotated[bool, typer.Option("--no-smtp", help="Run the HTTP side alone.")] = False,
     log_format: Annotated[str | None, typer.Option("--log-format", help="text or json.")] = None,
 ) -> None:
-    """Receive notices over SMTP until SIGTERM or SIGINT."""
-    import asyncio
-
+    """Receive notices over SMTP and answer lookups over HTTP, until SIGTERM or SIGINT."""
     from optout.config import load_settings
-    from optout.listener.server import serve as run
+    from optout.errors import OptoutError
     from optout.listener.server import setup_logging
 
-    overrides = {k: v for k, v in {"smtp_host": host, "smtp_port": port, "log_format": log_format}.items()
-                 if v is not None}
+    if no_http and no_smtp:
+        raise OptoutError("--no-http and --no-smtp together leave nothing to serve")
+    overrides = {k: v for k, v in {"smtp_host": host, "smtp_port": port, "http_port": http_port,
+                                   "log_format": log_format}.items() if v is not None}
     cfg = load_settings(**overrides) if overrides else settings()
     setup_logging(cfg.log_format)
-    asyncio.run(run(cfg))
+    asyncio.run(_both(cfg, smtp=not no_smtp, http=not no_http))
+
+
+async def _both(cfg: Settings, *, smtp: bool, http: bool) -> None:
+    """Run the sides until a signal; if one fails to start, stop the other and raise."""
+    from optout.listener import server as listener
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    state: dict[str, Any] = {}
+    tasks = []
+    if http:
+        from optout.http import server as web
+
+        sock = web.bind(cfg)  # before anything starts: a port in use is one line and exit 2
+        tasks.append(asyncio.create_task(web.serve(cfg, sock, stop=stop, worker_alive=_alive(state) if smtp else None)))
+    if smtp:
+        tasks.append(asyncio.create_task(listener.serve(cfg, stop=stop, state=state)))
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        failed = [t for t in done if t.exception()]
+        if failed:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            error = failed[0].exception()
+            assert error is not None
+            raise error
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def _alive(state: dict[str, Any]) -> Any:
+    def alive() -> bool:
+        worker = state.get("worker")
+        return worker is not None and worker.process is not None and worker.process.is_alive()
+    return alive

@@ -70,8 +70,9 @@ def tls_context(cfg: Settings) -> ssl.SSLContext | None:
 
 
 async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
-                stop: asyncio.Event | None = None) -> None:
-    """Listen until SIGTERM/SIGINT (or until ``stop`` is set, for embedding), then stop cleanly."""
+                stop: asyncio.Event | None = None, state: dict[str, Any] | None = None) -> None:
+    """Listen until SIGTERM/SIGINT (or until ``stop`` is set, for embedding), then stop cleanly.
+    ``state`` (if given) receives the worker handle, for the HTTP side's /readyz."""
     from optout.listener.smtp import Handler, ListenerSession
     from optout.record import trust
     from optout.store import db
@@ -81,6 +82,8 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
     db.engine(cfg).dispose()  # create or check the schema before the worker starts
     reads = db.engine(cfg, check_schema=False, write=False)
     handler = Handler(cfg, reads=reads)
+    if state is not None:
+        state["worker"] = handler.worker
     sessions: weakref.WeakSet[ListenerSession] = weakref.WeakSet()  # open ones only
 
     def factory() -> ListenerSession:

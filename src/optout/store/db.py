@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from optout.config import Settings
 
 # The newest migration; a test checks it against the migrations folder.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

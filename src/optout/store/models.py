@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from optout.clock import utcnow
 
-__all__ = ["Account", "AccountDay", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Refusal", "Report", "utcnow"]
+__all__ = ["Account", "AccountDay", "ApiKey", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Refusal", "Report", "utcnow"]
 
 
 class Account(SQLModel, table=True):
@@ -115,6 +115,19 @@ class AccountDay(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", primary_key=True)
     day: str = Field(max_length=10, primary_key=True)  # YYYY-MM-DD
     new_entries: int = 0
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for the HTTP side. Only its SHA-256 is kept; the key itself is shown once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # the key's first characters, to tell keys apart in lists
+    scope: str = Field(max_length=5)  # read, write or admin
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime())
 
 
 class Refusal(SQLModel, table=True):

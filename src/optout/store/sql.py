@@ -102,6 +102,8 @@ MESSAGE_VERDICT = ("UPDATE message SET kind = ?, outcome = ?, reason = ?, order_
                    "dkim_domain = ? WHERE id = ?")
 EXPORT_RUN = "INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (?, ?, ?, ?, ?)"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+KEY_BY_DIGEST = ("SELECT k.id, k.scope, k.account_id, a.slug FROM apikey k LEFT JOIN account a ON a.id = k.account_id "
+                 "WHERE k.digest = ? AND k.revoked_at IS NULL")
 
 
 def run(cursor: Any, dialect: str, sql: str, params: Any = ()) -> Any:

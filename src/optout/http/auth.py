@@ -1,0 +1,74 @@
+"""``Authorization: Bearer KEY``: the key's hash is looked up (and remembered a few seconds, so a
+busy client costs no query per request); a failure is counted and logged with the client's
+address. Scopes: read < write < admin; a read or write key belongs to one seller account."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+from starlette.exceptions import HTTPException
+
+from optout.http import metrics
+from optout.record.keys import digest
+from optout.store import sql
+
+if TYPE_CHECKING:
+    from optout.http.app import Store
+
+log = logging.getLogger("optout.http")
+RANK = {"read": 1, "write": 2, "admin": 3}
+CACHE_SECONDS = 5.0  # a revoked key stops working within this
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    scope: str
+    account_id: int | None
+    account: str | None
+
+
+class Keys:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.cache: dict[str, tuple[Principal | None, float]] = {}
+
+    def require(self, scope: str) -> Callable[[Request], Principal]:
+        """A FastAPI dependency: the request's principal, at least ``scope``; else 401 or 403."""
+        def dependency(request: Request) -> Principal:
+            principal = self._principal(request)
+            if RANK[principal.scope] < RANK[scope]:
+                raise HTTPException(403, f"this key's scope is {principal.scope}; this needs {scope}")
+            return principal
+        return dependency
+
+    def _principal(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        kind, _, key = header.partition(" ")
+        found = self._lookup(key.strip()) if kind.lower() == "bearer" and key.strip() else None
+        if found is None:
+            client = request.client.host if request.client else "unknown"
+            metrics.AUTH_FAILURES.inc()
+            log.warning("authentication failed", extra={"fields": {
+                "client": client, "path": request.url.path, "why": "no key" if not header else "unknown or revoked key"}})
+            raise HTTPException(401, "give a live API key: Authorization: Bearer KEY (optout keys add)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return found
+
+    def _lookup(self, key: str) -> Principal | None:
+        hashed = digest(key)
+        cached = self.cache.get(hashed)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        with self.store.connection() as conn:
+            row = sql.run(conn.cursor(), self.store.dialect, sql.KEY_BY_DIGEST, (hashed,)).fetchone()
+        principal = Principal(row[0], row[1], row[2], row[3]) if row else None
+        if len(self.cache) > 10_000:
+            self.cache.clear()
+        self.cache[hashed] = (principal, time.monotonic() + CACHE_SECONDS)
+        return principal

@@ -1,0 +1,56 @@
+"""Prometheus metrics (prometheus-client): HTTP requests and latency, lookups by result, failed
+authentications. Served at /metrics in the text format Prometheus scrapes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+REQUESTS = Counter("optout_http_requests_total", "HTTP requests by route and status", ["route", "status"])
+LATENCY = Histogram("optout_http_request_seconds", "HTTP request time until the response starts", ["route"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+LOOKUPS = Counter("optout_lookups_total", "Queries answered, by endpoint and result", ["endpoint", "result"])
+LOOKUP_SECONDS = Histogram("optout_lookup_batch_seconds", "Database time of one batch of lookups")
+AUTH_FAILURES = Counter("optout_http_auth_failures_total", "Requests refused for a missing, unknown or revoked key")
+
+
+def count_lookups(endpoint: str, results: list[dict[str, Any]]) -> None:
+    listed = sum(1 for r in results if r.get("listed"))
+    LOOKUPS.labels(endpoint, "listed").inc(listed)
+    LOOKUPS.labels(endpoint, "not_listed").inc(len(results) - listed)
+
+
+class _Measure:
+    """Pure ASGI middleware (Starlette's BaseHTTPMiddleware cannot stream a request body into a
+    streaming response): counts each request by route template and status, and times it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                route = getattr(scope.get("route"), "path", "other")  # the template, not the raw path
+                LATENCY.labels(route).observe(time.perf_counter() - started)
+                REQUESTS.labels(route, str(status["code"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(_Measure)
+
+    @app.get("/metrics", include_in_schema=False)
+    def _metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

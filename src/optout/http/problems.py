@@ -1,0 +1,46 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), never a 500 page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from optout.errors import OptoutError
+
+log = logging.getLogger("optout.http")
+TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
+          413: "Request body too large", 422: "Unprocessable request", 503: "Service unavailable"}
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+class Unavailable(Exception):
+    """The database cannot answer now: 503, and the client may try again."""
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return problem(422, f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(OptoutError)
+    async def _bad(request: Request, exc: OptoutError) -> JSONResponse:
+        return problem(400, str(exc))
+
+    @app.exception_handler(Unavailable)
+    async def _down(request: Request, exc: Unavailable) -> JSONResponse:
+        return problem(503, f"the database cannot answer now ({exc}); try again", {"Retry-After": "5"})

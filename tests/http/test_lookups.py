@@ -1,0 +1,138 @@
+"""The HTTP side against a real `optout serve` (SMTP and HTTP in one process) driven by httpx,
+on SQLite and PostgreSQL: lookups answer what `optout check --json` prints; every bad input is a
+problem-details JSON with the right status; health, readiness and metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from smtp_server import free_port, subprocess_server
+from waiting import until
+
+LISTED = ("112-4455667-7788990", "buyer@example.com")
+
+
+@pytest.fixture
+def web(cli, account, tmp_path) -> Iterator[tuple[httpx.Client, str]]:
+    """`optout serve` with HTTP on a free port; a client and a read key of the account."""
+    for value in LISTED:
+        assert cli("add", value, "--reason", "seed").exit_code == 0
+    made = cli("keys", "add", "--scope", "read", "--account", "acme", "--json")
+    assert made.exit_code == 0, made.output
+    key = json.loads(made.stdout)["key"]
+    http_port = free_port()
+    proc = subprocess_server(free_port(), "--http-port", str(http_port), log=tmp_path / "serve.log")
+    base = f"http://127.0.0.1:{http_port}"
+    until(lambda: _answers(base), what="the HTTP side")
+    with httpx.Client(base_url=base, timeout=30) as client:
+        yield client, key
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=40) == 0
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(base + "/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _problem(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def test_get_check_answers_what_the_cli_does(cli, web) -> None:
+    """GET /v1/check?q=…&q=… gives, per query, exactly `optout check --json`'s record."""
+    client, key = web
+    queries = [*LISTED, "nobody@example.com"]
+    response = client.get("/v1/check", params=[("q", q) for q in queries], headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    assert response.json()["results"] == cli.checks(*queries)
+
+
+def test_post_check_streams_plain_lines_and_json_arrays(cli, web) -> None:
+    """POST /v1/check with text/plain lines or a JSON array: JSON lines in order; a malformed
+    query gets a line with its error and the rest still answer."""
+    client, key = web
+    auth = {"Authorization": f"Bearer {key}"}
+    many = [f"{i:06d}@example.com" for i in range(5000)] + list(LISTED)
+    with client.stream("POST", "/v1/check", content="\n".join(many).encode(),
+                       headers={**auth, "Content-Type": "text/plain"}) as response:
+        assert response.headers["content-type"] == "application/x-ndjson"
+        rows = [json.loads(line) for line in response.iter_lines() if line]
+    assert [r["query"] for r in rows] == many
+    assert [r["listed"] for r in rows[-2:]] == [True, True] and not any(r["listed"] for r in rows[:-2])
+    mixed = client.post("/v1/check", json=["buyer@example.com", "not a query", "112-4455667-7788990"], headers=auth)
+    lines = [json.loads(line) for line in mixed.text.splitlines()]
+    assert lines[0] == cli.checks("buyer@example.com")[0] and "error" in lines[1] and lines[2]["listed"]
+
+
+def test_bad_input_is_a_problem_with_the_right_status(web) -> None:
+    """No key or a wrong key: 401 with WWW-Authenticate; a malformed query, invalid JSON: 400;
+    no q: 422; over 100 q: 400; a declared body over http_max_body: 413; another type: 415."""
+    client, key = web
+    auth = {"Authorization": f"Bearer {key}"}
+    missing = client.get("/v1/check", params={"q": LISTED[0]})
+    assert _problem(missing, 401) and missing.headers["www-authenticate"] == "Bearer"
+    _problem(client.get("/v1/check", params={"q": LISTED[0]}, headers={"Authorization": "Bearer oo_wrong"}), 401)
+    _problem(client.get("/v1/check", params={"q": "bad"}, headers=auth), 400)
+    _problem(client.get("/v1/check", headers=auth), 422)
+    _problem(client.get("/v1/check", params=[("q", LISTED[0])] * 101, headers=auth), 400)
+    _problem(client.post("/v1/check", content=b'{"a": 1}', headers={**auth, "Content-Type": "application/json"}), 400)
+    _problem(client.post("/v1/check", content=b"x", headers={**auth, "Content-Type": "text/csv"}), 415)
+    # a sender that declares 200 MB (httpx will not send less than it declares: a raw socket does)
+    with socket.create_connection((client.base_url.host, client.base_url.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode()
+                     + b"\r\nContent-Type: text/plain\r\nContent-Length: 209715200\r\n\r\na@example.com\n")
+        status_line = sock.makefile("rb").readline()
+    assert status_line.startswith(b"HTTP/1.1 413"), status_line
+
+
+def test_health_readiness_and_metrics(web) -> None:
+    """/healthz and /readyz answer; /metrics counts the requests and the failed authentication."""
+    client, key = web
+    assert client.get("/healthz").text == "ok\n"
+    assert client.get("/readyz").json() == {"status": "ready", "schema": "0003"}
+    client.get("/v1/check", params={"q": LISTED[0]}, headers={"Authorization": f"Bearer {key}"})
+    client.get("/v1/check", params={"q": LISTED[0]})
+    text = client.get("/metrics").text
+    assert 'optout_http_requests_total{route="/v1/check",status="200"} 1.0' in text
+    assert "optout_http_auth_failures_total 1.0" in text
+    assert 'optout_lookups_total{endpoint="check",result="listed"} 1.0' in text
+    assert client.get("/openapi.json").json()["paths"]["/v1/check"]["get"]
+
+
+def test_revoked_key_stops_working(cli, web) -> None:
+    """A revoked key is refused within the cache time (5 s)."""
+    client, key = web
+    auth = {"Authorization": f"Bearer {key}"}
+    assert client.get("/v1/check", params={"q": LISTED[0]}, headers=auth).status_code == 200
+    key_id = json.loads(cli("keys", "list", "--json").stdout.splitlines()[0])["id"]
+    assert cli("keys", "revoke", str(key_id)).exit_code == 0
+    until(lambda: client.get("/v1/check", params={"q": LISTED[0]}, headers=auth).status_code == 401,
+          what="the revoked key to be refused", timeout=15)
+
+
+def test_serve_http_port_in_use_is_one_line(cli, account) -> None:
+    """`optout serve` with its HTTP port taken: one line, exit 2, and no SMTP side left running."""
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "optout", "serve", "--port", str(free_port()), "--http-port", str(port)],
+                              capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "(HTTP)" in done.stderr, done.stderr
