@@ -65,7 +65,7 @@ def main() -> None:
     rcpt = json.loads(made.stdout)["address"]
     hop = free_port()
     with (folder / "optout.log").open("wb") as log:
-        listener = subprocess.Popen([*optout, "serve", "--port", str(hop)], env=env, stderr=log)
+        listener = subprocess.Popen([*optout, "serve", "--no-http", "--port", str(hop)], env=env, stderr=log)
     front = None
     try:
         wait_port(hop)

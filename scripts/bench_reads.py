@@ -80,7 +80,7 @@ def main() -> None:
                           check=True, capture_output=True, text=True)
     rcpt = json.loads(made.stdout)["address"]
     port = free_port()
-    listener = subprocess.Popen([*optout, "serve", "--port", str(port)], env=full_env, stderr=subprocess.DEVNULL)
+    listener = subprocess.Popen([*optout, "serve", "--no-http", "--port", str(port)], env=full_env, stderr=subprocess.DEVNULL)
     rates: dict[str, list[float]] = {"alone": [], "with_reads": []}
     not_250, reader_codes = 0, []
     try:

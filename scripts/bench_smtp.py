@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> dict:
     rcpt = json.loads(made.stdout)["address"]
     bare_port, listener_port = free_port(), free_port()
     bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_port)])
-    listener = subprocess.Popen([*optout, "serve", "--port", str(listener_port)], env=env,
+    listener = subprocess.Popen([*optout, "serve", "--no-http", "--port", str(listener_port)], env=env,
                                 stderr=subprocess.DEVNULL)
     try:
         wait_port(bare_port)

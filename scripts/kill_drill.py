@@ -31,7 +31,7 @@ def optout(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 
 def start_server(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "optout", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "optout", "serve", "--no-http", "--port", str(port)],
                             stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     if wait_port(port):
         return proc

@@ -78,6 +78,8 @@ def subprocess_server(port: int, *args: str, env: dict[str, str] | None = None,
     """`python -m optout serve` on ``port``, its stderr captured (a pipe, read by the test; or,
     for long runs whose log would fill a pipe, the file ``log``)."""
     sink = log.open("ab") if log else subprocess.PIPE
+    if "--http-port" not in args:
+        args = ("--no-http", *args)  # the SMTP side alone, unless the test asks for HTTP on its own port
     proc = subprocess.Popen(
         [sys.executable, "-m", "optout", "serve", "--port", str(port), *args],
         env=env or os.environ.copy(), stderr=sink, stdout=subprocess.DEVNULL,

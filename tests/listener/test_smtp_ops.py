@@ -252,10 +252,10 @@ def test_serve_start_up_errors_are_one_line(cli, account, tmp_path: Path, monkey
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        busy = cli("serve", "--port", str(taken.getsockname()[1]))
+        busy = cli("serve", "--no-http", "--port", str(taken.getsockname()[1]))
     assert busy.exit_code == 2 and "cannot listen" in busy.stderr and "Traceback" not in busy.output
     monkeypatch.setenv("OPTOUT_TLS_CERT", str(tmp_path / "missing.pem"))
-    no_cert = cli("serve", "--port", str(free_port()))
+    no_cert = cli("serve", "--no-http", "--port", str(free_port()))
     assert no_cert.exit_code == 2 and "cannot load TLS certificate" in no_cert.stderr
 
 
