@@ -326,39 +326,41 @@ class ListenerSession(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        counts = self.optout.per_client
-        trusted = self.optout.trusted(client)
-        self._enforce_call_limit = not trusted  # aiosmtpd's per-session command caps
-        if self.gate_on_connect and not trusted and (counts[client] >= self.optout.cfg.max_connections_per_client
-                                                     or self.optout.guesses.blocked(client)):
+        if self.gate_on_connect and not self._admits(client):
             if isinstance(transport, asyncio.WriteTransport):
                 transport.write(TOO_MANY_CONNECTIONS)
             transport.close()
             return
-        self.client = client
-        counts[client] += 1
+        self._count_against(client)
         super().connection_made(transport)
 
     def rekey(self, client: str) -> bool:
         """Count this connection against ``client`` instead; False (refuse) if it is over its limit."""
-        counts = self.optout.per_client
-        trusted = self.optout.trusted(client)
-        self._enforce_call_limit = not trusted  # read after the PROXY header, before the greeting
-        if not trusted and counts[client] >= self.optout.cfg.max_connections_per_client:
+        if not self._admits(client):
             return False  # aiosmtpd then closes the connection
+        self._count_against(client)
+        return True
+
+    def _admits(self, client: str) -> bool:
+        """May ``client`` open one more session? The trusted front always may, and its sessions
+        have no command caps; anyone else is under the connection cap and not shut out."""
+        trusted = self.optout.trusted(client)
+        self._enforce_call_limit = not trusted  # aiosmtpd reads it before the greeting
+        return trusted or (self.optout.per_client[client] < self.optout.cfg.max_connections_per_client
+                           and not self.optout.guesses.blocked(client))
+
+    def _count_against(self, client: str | None) -> None:
+        """Move this connection's count to ``client`` (None: to no one)."""
+        counts = self.optout.per_client
         if self.client is not None:
             counts[self.client] -= 1
             if counts[self.client] <= 0:
                 del counts[self.client]
         self.client = client
-        counts[client] += 1
-        return True
+        if client is not None:
+            counts[client] += 1
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.client is not None:
-            counts = self.optout.per_client
-            counts[self.client] -= 1
-            if counts[self.client] <= 0:
-                del counts[self.client]
-            self.client = None
+            self._count_against(None)
             super().connection_lost(error)

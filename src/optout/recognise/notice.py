@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optout.identifiers import BUYER_ALIAS, ORDER_ID
+from optout.recognise import forwards
 
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
 _TLDS = (
@@ -37,7 +38,6 @@ class Language:
     groups: tuple[tuple[str, ...], ...]
 
 
-_QUOTE = re.compile(r"^(?:[ \t]{0,8}>)+", re.MULTILINE)
 _NAMES = frozenset(_DATA["amazon_names"]["names"])
 
 
@@ -45,7 +45,7 @@ def _normalise(text: str) -> str:
     # quote markers of re-wrapped replies would split a phrase ("unable to\n> deliver")
     text = text.lower()
     if ">" in text:
-        text = _QUOTE.sub(" ", text)
+        text = forwards.unquote(text)
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00ad", "")
     return " ".join(text.split())  # collapses every run of white space, NBSP included
 
