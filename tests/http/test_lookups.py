@@ -6,50 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-from collections.abc import Iterator
 
-import httpx
-import pytest
-
-from smtp_server import free_port, subprocess_server
+from smtp_server import free_port
 from waiting import until
-
-LISTED = ("112-4455667-7788990", "buyer@example.com")
-
-
-@pytest.fixture
-def web(cli, account, tmp_path) -> Iterator[tuple[httpx.Client, str]]:
-    """`optout serve` with HTTP on a free port; a client and a read key of the account."""
-    for value in LISTED:
-        assert cli("add", value, "--reason", "seed").exit_code == 0
-    made = cli("keys", "add", "--scope", "read", "--account", "acme", "--json")
-    assert made.exit_code == 0, made.output
-    key = json.loads(made.stdout)["key"]
-    http_port = free_port()
-    proc = subprocess_server(free_port(), "--http-port", str(http_port), log=tmp_path / "serve.log")
-    base = f"http://127.0.0.1:{http_port}"
-    until(lambda: _answers(base), what="the HTTP side")
-    with httpx.Client(base_url=base, timeout=30) as client:
-        yield client, key
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=40) == 0
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(base + "/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _problem(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
+from web import LISTED, problem
 
 
 def test_get_check_answers_what_the_cli_does(cli, web) -> None:
@@ -84,13 +45,13 @@ def test_bad_input_is_a_problem_with_the_right_status(web) -> None:
     client, key = web
     auth = {"Authorization": f"Bearer {key}"}
     missing = client.get("/v1/check", params={"q": LISTED[0]})
-    assert _problem(missing, 401) and missing.headers["www-authenticate"] == "Bearer"
-    _problem(client.get("/v1/check", params={"q": LISTED[0]}, headers={"Authorization": "Bearer oo_wrong"}), 401)
-    _problem(client.get("/v1/check", params={"q": "bad"}, headers=auth), 400)
-    _problem(client.get("/v1/check", headers=auth), 422)
-    _problem(client.get("/v1/check", params=[("q", LISTED[0])] * 101, headers=auth), 400)
-    _problem(client.post("/v1/check", content=b'{"a": 1}', headers={**auth, "Content-Type": "application/json"}), 400)
-    _problem(client.post("/v1/check", content=b"x", headers={**auth, "Content-Type": "text/csv"}), 415)
+    assert problem(missing, 401) and missing.headers["www-authenticate"] == "Bearer"
+    problem(client.get("/v1/check", params={"q": LISTED[0]}, headers={"Authorization": "Bearer oo_wrong"}), 401)
+    problem(client.get("/v1/check", params={"q": "bad"}, headers=auth), 400)
+    problem(client.get("/v1/check", headers=auth), 422)
+    problem(client.get("/v1/check", params=[("q", LISTED[0])] * 101, headers=auth), 400)
+    problem(client.post("/v1/check", content=b'{"a": 1}', headers={**auth, "Content-Type": "application/json"}), 400)
+    problem(client.post("/v1/check", content=b"x", headers={**auth, "Content-Type": "text/csv"}), 415)
     # a sender that declares 200 MB (httpx will not send less than it declares: a raw socket does)
     with socket.create_connection((client.base_url.host, client.base_url.port), timeout=30) as sock:
         sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode()
@@ -103,7 +64,7 @@ def test_health_readiness_and_metrics(web) -> None:
     """/healthz and /readyz answer; /metrics counts the requests and the failed authentication."""
     client, key = web
     assert client.get("/healthz").text == "ok\n"
-    assert client.get("/readyz").json() == {"status": "ready", "schema": "0003"}
+    assert client.get("/readyz").json() == {"status": "ready", "schema": "0004"}
     client.get("/v1/check", params={"q": LISTED[0]}, headers={"Authorization": f"Bearer {key}"})
     client.get("/v1/check", params={"q": LISTED[0]})
     text = client.get("/metrics").text

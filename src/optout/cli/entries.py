@@ -39,21 +39,13 @@ def add(
     """Put a buyer or an order on the list by hand."""
     from optout.identifiers import parse_query
     from optout.record import accounts, entries
-    from optout.store.models import utcnow
 
     parsed = parse_query(query)
-    cfg = settings()
-    with transaction(cfg) as conn:
+    with transaction(settings()) as conn:
         account_id = accounts.get(conn, slug=account)["id"] if account else None
-        report = entries.NewReport(
-            dedup=f"manual:{parsed.value}:{utcnow().isoformat()}", source="manual", note=reason,
-            account_id=account_id, order_id=parsed.value if parsed.kind == "order" else None,
-            buyer_email=parsed.value if parsed.kind == "email" else None,
-        )
-        done = entries.record(conn, reports=[report], actor=account or "manual")
-        entries.log(conn, [parsed.value], action="added", actor=account or "manual", reason=reason)
-    outcome = {"query": parsed.value, "listed": True, "new": bool(done.new_entries)}
-    say(outcome, f"{parsed.value}\tlisted{' (new)' if done.new_entries else ' (already listed)'}", as_json=as_json)
+        new = entries.add_by_hand(conn, query=parsed, reason=reason, account_id=account_id, actor=account or "manual")
+    outcome = {"query": parsed.value, "listed": True, "new": new}
+    say(outcome, f"{parsed.value}\tlisted{' (new)' if new else ' (already listed)'}", as_json=as_json)
 
 
 @guarded

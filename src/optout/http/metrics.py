@@ -1,13 +1,22 @@
 """Prometheus metrics (prometheus-client): HTTP requests and latency, lookups by result, failed
-authentications. Served at /metrics in the text format Prometheus scrapes."""
+authentications, and the size of the quarantine, read from the database at each scrape. The
+listener's own metrics (listener/metrics.py) live in the same process and are served here too."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from optout.store import sql
+
+if TYPE_CHECKING:
+    from optout.http.app import Store
 
 REQUESTS = Counter("optout_http_requests_total", "HTTP requests by route and status", ["route", "status"])
 LATENCY = Histogram("optout_http_request_seconds", "HTTP request time until the response starts", ["route"],
@@ -35,22 +44,42 @@ class _Measure:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = {"code": 500}
 
         async def sending(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
                 route = getattr(scope.get("route"), "path", "other")  # the template, not the raw path
                 LATENCY.labels(route).observe(time.perf_counter() - started)
-                REQUESTS.labels(route, str(status["code"])).inc()
+                REQUESTS.labels(route, str(message["status"])).inc()
             await send(message)
 
         await self.app(scope, receive, sending)
 
 
-def install(app: FastAPI) -> None:
+class _Quarantine(Collector):
+    """Messages waiting for a person, by outcome (quarantined, unverified, held), counted at
+    scrape time; nothing when the database cannot answer (the scrape itself still works)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("optout_quarantine_messages", "Messages waiting for review, by outcome",
+                                   labels=["outcome"])
+        try:
+            with self.store.connection() as conn:
+                rows = sql.run(conn.cursor(), self.store.dialect, sql.REVIEW_COUNTS).fetchall()
+        except Exception:  # the database is away: /readyz says so; the rest of the scrape goes on
+            return
+        for outcome, count in rows:
+            family.add_metric([outcome], count)
+        yield family
+
+
+def install(app: FastAPI, store: Store) -> None:
     app.add_middleware(_Measure)
+    own = CollectorRegistry(auto_describe=False)  # this app's database, beside the process-wide metrics
+    own.register(_Quarantine(store))
 
     @app.get("/metrics", include_in_schema=False)
     def _metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(REGISTRY) + generate_latest(own), media_type=CONTENT_TYPE_LATEST)

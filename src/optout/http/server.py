@@ -56,4 +56,4 @@ async def serve(cfg: Settings, sock: socket.socket, *, stop: asyncio.Event,
     server.should_exit = True
     waiting.cancel()
     await running
-    app.state.store.engine.dispose()
+    app.state.store.dispose()

@@ -16,6 +16,7 @@ import socket
 import time
 from typing import Any
 
+from optout.listener import metrics
 from optout.listener.worker import FRAME, PING, serve_forever
 
 
@@ -33,6 +34,7 @@ class Worker:
         self.watchdog: asyncio.Task[None] | None = None
         self.ids = itertools.count(1)
         self.restarting = asyncio.Lock()
+        self.started = 0  # workers started so far: each after the first is a restart
 
     async def start(self) -> None:
         """Spawn the worker and wait until it is connected to the database."""
@@ -42,6 +44,9 @@ class Worker:
             target=serve_forever, args=(theirs, self.settings_data), name="optout-worker", daemon=True)
         self.process.start()
         theirs.close()
+        self.started += 1
+        if self.started > 1:
+            metrics.WORKER_RESTARTS.inc()
         _, self.link = await asyncio.get_running_loop().create_unix_connection(_Link, sock=mine)
         self.watchdog = asyncio.create_task(self._watch(self.link, self.process), name="worker-watchdog")
         await self._answer(self.link.send(next(self.ids), PING))
@@ -73,6 +78,7 @@ class Worker:
             await asyncio.sleep(min(1.0, self.timeout / 4))
             if link.waiting and time.monotonic() - link.oldest() > self.timeout:
                 process.kill()
+                metrics.WORKER_TIMEOUTS.inc()
                 link.close(f"no answer from the worker in {self.timeout:g} s")
 
     async def stop(self, timeout: float = 10) -> None:

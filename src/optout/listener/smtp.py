@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from optout.clock import today
+from optout.listener import metrics
 from optout.listener.handoff import Worker
 from optout.record import accounts
 
@@ -158,8 +159,11 @@ class Handler:
         try:
             outcomes = await self.worker.submit(items)
         except Exception as exc:
+            metrics.DEFERRED.inc()
             self._log(routed, None, started, peer=peer, size=len(raw), error=exc)
             return TRY_LATER
+        metrics.HANDOFF_SECONDS.observe(time.monotonic() - started)
+        metrics.count(outcomes)
         self._log(routed, outcomes, started, peer=peer, size=len(raw))
         return OK.format(count=len(outcomes), outcome=", ".join(sorted({o["outcome"] for o in outcomes})))
 
@@ -279,6 +283,14 @@ class ListenerSession(SMTP):
     def data_received(self, data: bytes) -> None:
         self.heard = self.loop.time()  # a float store: cheaper than re-arming a timer per read
         super().data_received(data)
+
+    async def push(self, status: Any) -> None:
+        """Every reply aiosmtpd sends passes here: count it by code (once per reply, not per
+        line of a multi-line one)."""
+        text = status if isinstance(status, str) else status.decode("ascii", "replace")
+        if text[3:4] != "-":
+            metrics.reply(text[:3])
+        await super().push(status)
 
     async def smtp_MAIL(self, arg: str) -> None:
         self.mail_at = self.loop.time()

@@ -21,8 +21,10 @@ import select
 import signal
 import socket
 import struct
+import time
 from typing import Any
 
+LATE = "recognition took too long"
 FRAME = struct.Struct("!I")  # each request and each group of replies is a length-prefixed pickle
 PING = "ping"
 _state: dict[str, Any] = {}
@@ -126,7 +128,7 @@ def parse_within_deadline(raw: bytes) -> Any:
         result = parse(raw)
         _state["parsing"] = False  # inside the try: an alarm that fired before this is caught below
     except _Late:
-        result = other(f"recognition took too long (over {seconds:g} s)")
+        result = other(f"{LATE} (over {seconds:g} s)")
     finally:
         _state["parsing"] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -154,6 +156,7 @@ def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
     cannot cost the others their 250."""
     from optout.record import ingest
 
+    started = time.perf_counter()
     try:
         with _state["engine"].begin() as conn:
             outcomes = ingest.apply_many(conn, items=[i for _, items in group for i in items],
@@ -162,13 +165,16 @@ def commit(group: list[tuple[int, list[Any]]]) -> list[tuple[int, str, Any]]:
         if len(group) > 1 and not _database_trouble(exc):
             return [reply for request in group for reply in commit([request])]
         return [(request_id, "error", _describe(exc)) for request_id, _ in group]
+    took = time.perf_counter() - started
     replies, offset = [], 0
     for request_id, items in group:
         done = outcomes[offset : offset + len(items)]
         offset += len(items)
         replies.append((request_id, "ok", [
             {"outcome": str(o.outcome), "reason": o.reason, "kind": i.result.kind, "order_id": i.result.order_id,
-             "dkim": i.dkim[0]} for i, o in zip(items, done)]))
+             "dkim": i.dkim[0], "how": i.result.how, "language": i.result.language,
+             "late": i.result.reason.startswith(LATE), "commit_s": took if index == 0 else None}
+            for index, (i, o) in enumerate(zip(items, done))]))
     return replies
 
 

@@ -168,6 +168,28 @@ def log(conn: Connection, values: list[str], *, action: str, actor: str | None, 
                                        "reason": reason, "at": utcnow()} for i in ids])
 
 
+def add_by_hand(conn: Connection, *, query: Query, reason: str, account_id: int | None, actor: str) -> bool:
+    """List an identifier on someone's word (the CLI's ``add``, the API's ``POST /v1/entries``):
+    a manual report, and an "added" event with the reason. True if it was not listed before."""
+    report = NewReport(dedup=f"manual:{query.value}:{utcnow().isoformat()}", source="manual", note=reason,
+                       account_id=account_id, order_id=query.value if query.kind == "order" else None,
+                       buyer_email=query.value if query.kind == "email" else None)
+    done = record(conn, reports=[report], actor=actor)
+    log(conn, [query.value], action="added", actor=actor, reason=reason)
+    return bool(done.new_entries)
+
+
+def supporters(conn: Connection, *, value: str) -> set[str | None]:
+    """Whose word keeps an entry listed: the account IDs of its live reports (None for a report
+    on no account's behalf) and ``"import"`` for a bulk import. Decides who may remove it."""
+    column = REPORT.c.order_id if "@" not in value else REPORT.c.buyer_email
+    found: set[str | None] = {None if a is None else str(a) for (a,) in conn.execute(
+        select(REPORT.c.account_id).where(column == value, REPORT.c.withdrawn_at.is_(None)).distinct())}
+    if conn.execute(select(ENTRY.c.imported_by).where(ENTRY.c.value == value)).scalar() is not None:
+        found.add("import")
+    return found
+
+
 def remove(conn: Connection, *, query: Query, reason: str, actor: str | None = None) -> bool:
     """Take an identifier off the list, keeping it and its history; False if it was not listed."""
     now = utcnow()

@@ -35,8 +35,9 @@ class Account(SQLModel, table=True):
 class Entry(SQLModel, table=True):
     """One suppressed identifier and the summary of its evidence."""
 
-    # incremental exports ask for what changed since a time; lookups go by the unique value
-    __table_args__ = (Index("ix_entry_updated", "updated_at"),)
+    # incremental exports and the changes feed ask for what changed since a time (and, with
+    # expiry on, what expired: by last_seen); lookups go by the unique value
+    __table_args__ = (Index("ix_entry_updated", "updated_at"), Index("ix_entry_last_seen", "last_seen"))
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=5)  # "order" or "email"

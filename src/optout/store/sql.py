@@ -88,6 +88,14 @@ IMPORT_UPSERT = """ON CONFLICT (value) DO UPDATE SET
     updated_at = excluded.updated_at
 WHERE entry.imported_by IS NULL"""
 
+# The changes feed, in (time, id) order after a cursor and up to a horizon: what was written
+# (by updated_at), and, with expiry on, what expired (by last_seen; expiry = last_seen + days).
+CHANGED_AFTER = (f"SELECT {ENTRY_FIELDS}, updated_at, id FROM entry WHERE updated_at >= ? "
+                 "AND (updated_at > ? OR id > ?) AND updated_at <= ? ORDER BY updated_at, id LIMIT ?")
+EXPIRED_AFTER = (f"SELECT {ENTRY_FIELDS}, last_seen, id FROM entry WHERE last_seen >= ? "
+                 "AND (last_seen > ? OR id > ?) AND last_seen <= ? AND status = 'listed' "
+                 "ORDER BY last_seen, id LIMIT ?")
+
 REPORT_ONCE = "ON CONFLICT (dedup_key) DO NOTHING"
 MESSAGE_ONCE = "ON CONFLICT (account_id, sha256) DO NOTHING"
 ACCOUNT_DAY_ADD = ("ON CONFLICT (account_id, day) DO UPDATE SET "
@@ -100,6 +108,8 @@ REFUSALS_ADD = ("ON CONFLICT (day, client) DO UPDATE SET refused = refusal.refus
 
 MESSAGE_VERDICT = ("UPDATE message SET kind = ?, outcome = ?, reason = ?, order_id = ?, dkim = ?, "
                    "dkim_domain = ? WHERE id = ?")
+REVIEW_COUNTS = ("SELECT outcome, count(*) FROM message WHERE outcome IN ('quarantined', 'unverified', 'held') "
+                 "GROUP BY outcome")
 EXPORT_RUN = "INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (?, ?, ?, ?, ?)"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
 KEY_BY_DIGEST = ("SELECT k.id, k.scope, k.account_id, a.slug FROM apikey k LEFT JOIN account a ON a.id = k.account_id "

@@ -1,0 +1,124 @@
+"""The list itself over HTTP: the changes feed for systems that keep their own copy, and
+writes by hand (``POST /v1/entries``, ``DELETE /v1/entries/{query}``) under the CLI's rules,
+with the same history.
+
+Who may remove what: the list is shared, so a seller's write key may take off only an entry
+that rests on that seller's own reports alone; anything another account (or an import, or an
+operator) vouches for needs an admin key."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, Path
+from fastapi import Query as QueryParam
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from optout.consult import changes
+from optout.errors import OptoutError
+from optout.http.auth import Keys, Principal
+from optout.identifiers import parse_query
+from optout.record import accounts, entries
+
+if TYPE_CHECKING:
+    from optout.http.app import Store
+
+
+class NewEntry(BaseModel):
+    query: str = Field(description="A buyer address or an order ID", max_length=400)
+    reason: str = Field(description="Why; kept in the entry's history", min_length=1, max_length=500)
+    account: str | None = Field(None, description="Admin keys: the account this is on behalf of "
+                                "(a seller's key always writes for its own account)")
+
+
+class Written(BaseModel):
+    query: str
+    listed: bool
+    new: bool = Field(description="false: it was listed already")
+
+
+class Removed(BaseModel):
+    query: str
+    listed: bool
+
+
+class Change(BaseModel):
+    value: str
+    kind: str
+    status: str = Field(description="listed, removed or expired")
+    changed_at: str
+    buyer_email: str | None
+    order_ids: list[str]
+    marketplace: str | None
+    first_seen: str | None
+    last_seen: str | None
+    reports: int
+    verified: bool
+    removed_at: str | None
+    removed_reason: str | None
+
+
+class ChangesPage(BaseModel):
+    changes: list[Change]
+    next: str = Field(description="Give this as ?since= for the next page (or the next poll)")
+    more: bool = Field(description="More changes are waiting: ask again at once with ?since=next")
+
+
+def install(app: FastAPI, store: Store, keys: Keys) -> None:
+    can_read, can_write = Depends(keys.require("read")), Depends(keys.require("write"))
+
+    @app.get("/v1/changes", summary="Entries listed, removed or expired since a cursor, oldest first",
+             response_model=ChangesPage)
+    def changes_get(since: Annotated[str | None, QueryParam(description="The `next` of the last page, or an "
+                                                            "ISO 8601 time; none: from the start")] = None,
+                    limit: Annotated[int, QueryParam(ge=1, le=changes.MAX_PAGE)] = 1000,
+                    principal: Principal = can_read) -> dict[str, Any]:
+        after = changes.cursor(since)
+        with store.connection() as conn:
+            found = changes.page(conn, store.dialect, after=after, limit=limit,
+                                 expire_days=store.cfg.expire_days, settle=store.cfg.changes_settle)
+        return {"changes": found.changes, "next": found.next.token(), "more": found.more}
+
+    @app.post("/v1/entries", summary="Put a buyer or an order on the list by hand", response_model=Written,
+              status_code=201, responses={200: {"model": Written, "description": "It was listed already"}})
+    def entries_post(entry: NewEntry, principal: Principal = can_write) -> JSONResponse:
+        query = parse_query(entry.query)
+        if entry.account and principal.scope != "admin" and entry.account != principal.account:
+            raise HTTPException(403, "a seller's key writes for its own account only")
+        with store.writing() as conn:
+            slug = entry.account or principal.account
+            account_id = known(conn, slug)["id"] if slug else None
+            new = entries.add_by_hand(conn, query=query, reason=entry.reason, account_id=account_id,
+                                      actor=_actor(principal))
+        return JSONResponse({"query": query.value, "listed": True, "new": new}, status_code=201 if new else 200)
+
+    @app.delete("/v1/entries/{query}", summary="Take a buyer or an order off the list; its history is kept",
+                response_model=Removed)
+    def entries_delete(query: Annotated[str, Path(description="A buyer address or an order ID")],
+                       reason: Annotated[str, QueryParam(min_length=1, max_length=500, description="Why")],
+                       principal: Principal = can_write) -> dict[str, Any]:
+        parsed = parse_query(query)
+        with store.writing() as conn:
+            if principal.scope != "admin":
+                vouching = entries.supporters(conn, value=parsed.value) - {str(principal.account_id)}
+                if vouching:
+                    raise HTTPException(403, "other accounts, an import or an operator also listed this entry: "
+                                             "only an admin key can remove it")
+            if not entries.remove(conn, query=parsed, reason=reason, actor=_actor(principal)):
+                raise HTTPException(404, f"{parsed.value} is not listed")
+        return {"query": parsed.value, "listed": False}
+
+
+def known(conn: Any, slug: str) -> dict[str, Any]:
+    """The account, or 404."""
+    try:
+        return accounts.get(conn, slug=slug)
+    except OptoutError:
+        raise HTTPException(404, f"no account {slug!r}") from None
+
+
+def _actor(principal: Principal) -> str:
+    """Who did it, in the entry's history: the account (or "admin") and which key."""
+    return f"{principal.account or 'admin'} (API key {principal.key_id})"

@@ -1,0 +1,226 @@
+"""Lookups for sending tools: ``/v1/check`` (one query or a million) and ``/v1/filter`` (a send
+list in, only the rows a mailer may send to out). Bulk bodies are read and answered in batches
+as they arrive; each batch is one database round trip in a worker thread."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi import Query as QueryParam
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+
+from optout.consult import lookup
+from optout.errors import OptoutError
+from optout.http import bodies, metrics, problems
+from optout.http.auth import Keys, Principal
+from optout.identifiers import Query, parse_query
+
+if TYPE_CHECKING:
+    from optout.http.app import Store
+
+log = logging.getLogger("optout.http")
+MAX_GET_QUERIES = 100
+NDJSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
+FILTERED: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {"schema": {"type": "string"}},
+                              "text/csv": {"schema": {"type": "string"}}}}}
+
+
+class Invalid(str, Enum):
+    drop = "drop"
+    keep = "keep"
+
+
+class AnswerWhileReading(StreamingResponse):
+    """A streamed answer produced while the request body is still arriving. Starlette's
+    StreamingResponse listens for a disconnect by reading the request's messages, which would
+    take the body away from the handler; the body's own end-of-stream tells us instead."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.stream_response(send)
+        except OSError:  # the client went away: nothing left to answer
+            return
+        except BrokenOff as exc:
+            # A filtered send list must not look complete when it is not: returning without the
+            # last chunk makes uvicorn close the connection, and the client sees a cut answer.
+            log.warning("request body broke off", extra={"fields": {"why": str(exc)}})
+
+
+def install(app: FastAPI, store: Store, keys: Keys) -> None:
+    can_read = Depends(keys.require("read"))
+
+    @app.get("/v1/check", summary="Is each query (a buyer address or an order ID) listed?")
+    def check_get(q: Annotated[list[str], QueryParam(min_length=1, description="A buyer address or an order ID; "
+                                                     f"up to {MAX_GET_QUERIES}")],
+                  principal: Principal = can_read) -> dict[str, Any]:
+        if len(q) > MAX_GET_QUERIES:
+            raise OptoutError(f"at most {MAX_GET_QUERIES} q parameters; POST /v1/check takes any number")
+        results = store.check(q)
+        metrics.count_lookups("check", results)
+        return {"results": results}
+
+    @app.post("/v1/check", summary="Look up a send list of any size: JSON array or one query a line; "
+              "answered as JSON lines, in order", response_class=StreamingResponse, responses=NDJSON)
+    async def check_post(request: Request, principal: Principal = can_read) -> StreamingResponse:
+        kind = _content_type(request, store, ("application/json", "text/plain"))
+        body = bodies.limited(request.stream(), store.cfg.http_max_body)
+        items = bodies.json_array(body) if kind == "application/json" else bodies.lines(body)
+        first = await bodies.first_of(items)
+        return AnswerWhileReading(_answers(store, bodies.chain(first, items)), media_type="application/x-ndjson")
+
+    @app.post("/v1/filter", summary="A send list in (one address or order ID a line, or CSV with "
+              "?column=NAME); only the rows a mailer may send to out, in order", response_class=StreamingResponse,
+              responses=FILTERED)
+    async def filter_post(request: Request, principal: Principal = can_read,
+                          column: Annotated[str | None, QueryParam(description="CSV: the column with the "
+                                                                   "address or order ID")] = None,
+                          invalid: Annotated[Invalid, QueryParam(description="A row whose value is neither "
+                                                                 "an address nor an order ID: drop it "
+                                                                 "(it could not be checked) or keep it")] = Invalid.drop,
+                          ) -> StreamingResponse:
+        kind = _content_type(request, store, ("text/plain", "text/csv"))
+        body = bodies.limited(request.stream(), store.cfg.http_max_body)
+        keep = invalid is Invalid.keep
+        if kind == "text/plain":
+            plain = bodies.lines(body)
+            first = await bodies.first_of(plain)
+            return AnswerWhileReading(_filtered(store, bodies.chain(first, plain), _whole, keep=keep),
+                                      media_type="text/plain; charset=utf-8")
+        records = bodies.csv_records(body)
+        header = await bodies.first_of(records)
+        pick = _column(header[0] if header else "", column)
+        answer = _filtered(store, records, pick, keep=keep, head=header[0] + "\r\n")
+        return AnswerWhileReading(answer, media_type="text/csv; charset=utf-8")
+
+
+def _content_type(request: Request, store: Store, allowed: tuple[str, ...]) -> str:
+    length = request.headers.get("content-length")
+    limit = store.cfg.http_max_body
+    if length and length.isdigit() and int(length) > limit:
+        raise HTTPException(413, f"the body is {int(length):,} bytes; at most {limit:,} (setting http_max_body)")
+    kind = request.headers.get("content-type", allowed[-1]).split(";")[0].strip().lower()
+    if kind not in allowed:
+        raise HTTPException(415, f"send {' or '.join(allowed)}")
+    return kind
+
+
+def _column(header: str, name: str | None) -> Callable[[list[str]], list[str | None]]:
+    """Picks the named column's value out of each of a batch of CSV records."""
+    if not name:
+        raise HTTPException(422, "a CSV send list needs ?column=NAME: the column with the address or order ID")
+    names = [n.strip() for n in next(csv.reader([header]), [])]
+    if name not in names:
+        raise HTTPException(422, f"the CSV has no column {name!r}; its columns: {', '.join(names) or '(none)'}")
+    index = names.index(name)
+    return lambda records: [row[index] if len(row) > index else None for row in csv.reader(records)]
+
+
+def _whole(records: list[str]) -> list[str | None]:
+    return list(records)
+
+
+async def _answers(store: Store, items: AsyncIterator[str]) -> AsyncIterator[bytes]:
+    """The JSON line of each query, in order, looked up in batches. A malformed query gets a
+    line with its error; a body that breaks off gets a last line saying so."""
+    try:
+        async for batch in _batches(items):
+            yield await run_in_threadpool(_answer_batch, store, batch)
+    except (BrokenOff, problems.Unavailable) as exc:
+        yield (json.dumps({"error": str(exc)}) + "\n").encode()
+
+
+async def _filtered(store: Store, records: AsyncIterator[str], pick: Callable[[list[str]], list[str | None]],
+                    *, keep: bool, head: str = "") -> AsyncIterator[bytes]:
+    if head:
+        yield head.encode()
+    ending = "\r\n" if head else "\n"
+    try:
+        async for batch in _batches(records):
+            yield await run_in_threadpool(_filter_batch, store, batch, pick, keep, ending)
+    except problems.Unavailable as exc:
+        raise BrokenOff(f"the database went away: {exc}") from None
+
+
+async def _batches(items: AsyncIterator[str]) -> AsyncIterator[list[str]]:
+    """The items in lookup-sized batches. A body that turns out broken ends the answer with a
+    line saying why (the status went out with the first batch)."""
+    batch: list[str] = []
+    try:
+        async for item in items:
+            batch.append(item)
+            if len(batch) >= lookup.BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+    except OptoutError as exc:
+        if batch:
+            yield batch
+        raise BrokenOff(str(exc)) from None
+    except ClientDisconnect:
+        return
+
+
+class BrokenOff(Exception):
+    """The body turned out broken, or the database went away, after the answer had started."""
+
+
+def _answer_batch(store: Store, batch: list[str]) -> bytes:
+    good: list[Query | None] = []  # None keeps a malformed query's place in the order
+    errors: list[tuple[str, str]] = []
+    for raw in batch:
+        try:
+            good.append(parse_query(raw))
+        except OptoutError as exc:
+            good.append(None)
+            errors.append((raw, str(exc)))
+    started = time.perf_counter()
+    with store.connection() as conn:
+        found = iter(lookup.check(conn, store.dialect, [q for q in good if q is not None], detail=True))
+        lines, why = [], iter(errors)
+        listed = 0
+        for query in good:
+            if query is None:
+                raw, reason = next(why)
+                lines.append(json.dumps({"query": raw, "error": reason}, ensure_ascii=False))
+                continue
+            q, row, accounts = next(found)
+            record = lookup.record(q, row, accounts, cutoff=store.cutoff)
+            listed += record["listed"]
+            lines.append(json.dumps(record, ensure_ascii=False))
+    metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
+    metrics.LOOKUPS.labels("check_bulk", "listed").inc(listed)
+    metrics.LOOKUPS.labels("check_bulk", "not_listed").inc(len(batch) - len(errors) - listed)
+    metrics.LOOKUPS.labels("check_bulk", "malformed").inc(len(errors))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _filter_batch(store: Store, batch: list[str], pick: Callable[[list[str]], list[str | None]],
+                  keep_invalid: bool, ending: str) -> bytes:
+    """The records of ``batch`` whose value is not listed, each with ``ending``."""
+    values: list[str | None] = []
+    for raw in pick(batch):
+        try:
+            values.append(parse_query(raw).value if raw else None)
+        except OptoutError:
+            values.append(None)
+    started = time.perf_counter()
+    with store.connection() as conn:
+        listed = lookup.listed_values(conn, store.dialect, [v for v in values if v], cutoff=store.cutoff)
+    metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
+    kept = [record for record, value in zip(batch, values) if (value not in listed if value else keep_invalid)]
+    invalid = values.count(None)
+    metrics.LOOKUPS.labels("filter", "listed").inc(sum(1 for v in values if v in listed))
+    metrics.LOOKUPS.labels("filter", "not_listed").inc(len(values) - invalid - sum(1 for v in values if v in listed))
+    metrics.LOOKUPS.labels("filter", "malformed").inc(invalid)
+    return "".join(record + ending for record in kept).encode()
