@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from optout.consult import account
 from optout.errors import OptoutError
+from optout.http import problems
 from optout.http.auth import Keys, Principal
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
     can_read = Depends(keys.require("read"))
 
     @app.get("/v1/accounts/{slug}", summary="An account's ingest address, Gmail confirmations waiting, "
-             "last notice and what became of its mail", response_model=AccountView)
+             "last notice and what became of its mail", response_model=AccountView,
+             responses=problems.documented(401, 403, 404, 422, 503))
     def account_get(slug: Annotated[str, Path(max_length=40)], principal: Principal = can_read) -> dict[str, Any]:
         if principal.scope != "admin" and slug != principal.account:
             raise HTTPException(403, "this key belongs to another account")

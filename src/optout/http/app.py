@@ -135,7 +135,7 @@ def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None)
         return "ok\n"
 
     @app.get("/readyz", summary="The database answers with the schema this optout needs, and the "
-             "SMTP side's worker runs", responses={503: {"description": "Not ready, and why"}})
+             "SMTP side's worker runs", responses=problems.documented(503))
     def readyz() -> JSONResponse:
         try:
             revision = store.schema()

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from optout.consult import changes
 from optout.errors import OptoutError
+from optout.http import problems
 from optout.http.auth import Keys, Principal
 from optout.identifiers import parse_query
 from optout.record import accounts, entries
@@ -70,7 +71,7 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
     can_read, can_write = Depends(keys.require("read")), Depends(keys.require("write"))
 
     @app.get("/v1/changes", summary="Entries listed, removed or expired since a cursor, oldest first",
-             response_model=ChangesPage)
+             response_model=ChangesPage, responses=problems.documented(400, 401, 403, 422, 503))
     def changes_get(since: Annotated[str | None, QueryParam(description="The `next` of the last page, or an "
                                                             "ISO 8601 time; none: from the start")] = None,
                     limit: Annotated[int, QueryParam(ge=1, le=changes.MAX_PAGE)] = 1000,
@@ -82,7 +83,8 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
         return {"changes": found.changes, "next": found.next.token(), "more": found.more}
 
     @app.post("/v1/entries", summary="Put a buyer or an order on the list by hand", response_model=Written,
-              status_code=201, responses={200: {"model": Written, "description": "It was listed already"}})
+              status_code=201, responses={200: {"model": Written, "description": "It was listed already"},
+                                         **problems.documented(400, 401, 403, 404, 422, 503)})
     def entries_post(entry: NewEntry, principal: Principal = can_write) -> JSONResponse:
         query = parse_query(entry.query)
         if entry.account and principal.scope != "admin" and entry.account != principal.account:
@@ -95,7 +97,7 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
         return JSONResponse({"query": query.value, "listed": True, "new": new}, status_code=201 if new else 200)
 
     @app.delete("/v1/entries/{query}", summary="Take a buyer or an order off the list; its history is kept",
-                response_model=Removed)
+                response_model=Removed, responses=problems.documented(400, 401, 403, 404, 422, 503))
     def entries_delete(query: Annotated[str, Path(description="A buyer address or an order ID")],
                        reason: Annotated[str, QueryParam(min_length=1, max_length=500, description="Why")],
                        principal: Principal = can_write) -> dict[str, Any]:

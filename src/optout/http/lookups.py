@@ -59,7 +59,8 @@ class AnswerWhileReading(StreamingResponse):
 def install(app: FastAPI, store: Store, keys: Keys) -> None:
     can_read = Depends(keys.require("read"))
 
-    @app.get("/v1/check", summary="Is each query (a buyer address or an order ID) listed?")
+    @app.get("/v1/check", summary="Is each query (a buyer address or an order ID) listed?",
+             responses=problems.documented(400, 401, 403, 422, 503))
     def check_get(q: Annotated[list[str], QueryParam(min_length=1, description="A buyer address or an order ID; "
                                                      f"up to {MAX_GET_QUERIES}")],
                   principal: Principal = can_read) -> dict[str, Any]:
@@ -70,7 +71,8 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
         return {"results": results}
 
     @app.post("/v1/check", summary="Look up a send list of any size: JSON array or one query a line; "
-              "answered as JSON lines, in order", response_class=StreamingResponse, responses=NDJSON)
+              "answered as JSON lines, in order", response_class=StreamingResponse,
+              responses={**NDJSON, **problems.documented(400, 401, 403, 413, 415, 503)})
     async def check_post(request: Request, principal: Principal = can_read) -> StreamingResponse:
         kind = _content_type(request, store, ("application/json", "text/plain"))
         body = bodies.limited(request.stream(), store.cfg.http_max_body)
@@ -80,7 +82,7 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
 
     @app.post("/v1/filter", summary="A send list in (one address or order ID a line, or CSV with "
               "?column=NAME); only the rows a mailer may send to out, in order", response_class=StreamingResponse,
-              responses=FILTERED)
+              responses={**FILTERED, **problems.documented(400, 401, 403, 413, 415, 422, 503)})
     async def filter_post(request: Request, principal: Principal = can_read,
                           column: Annotated[str | None, QueryParam(description="CSV: the column with the "
                                                                    "address or order ID")] = None,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from optout.errors import OptoutError
@@ -15,6 +16,27 @@ from optout.errors import OptoutError
 log = logging.getLogger("optout.http")
 TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
           413: "Request body too large", 422: "Unprocessable request", 503: "Service unavailable"}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+WHY = {400: "A malformed query or body", 401: "No key, or an unknown or revoked one",
+       403: "The key's scope or account does not allow this", 404: "No such entry or account",
+       413: "The body is over http_max_body", 415: "A body of another type",
+       422: "A missing or invalid parameter or field", 503: "The database cannot answer now; try again"}
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route: each error it can answer, as a problem document."""
+    return {code: {"model": Problem, "description": WHY[code], "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}} for code in codes}
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:

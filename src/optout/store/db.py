@@ -64,8 +64,14 @@ def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
     if is_sqlite(url):
         path = sqlite_path(url)
         _make_parent(path)
-        eng = create_engine(url, connect_args={"timeout": settings.db_timeout})
+        if not write and check_schema and not path.exists():
+            engine(settings).dispose()  # creates the file and its schema, which a reader cannot
+        # a reader opens the file read-only: if it is gone, that is an error, not a new empty list
+        eng = create_engine(url if write else f"sqlite:///file:{path}?mode=ro&uri=true",
+                            connect_args={"timeout": settings.db_timeout})
         event.listen(eng, "connect", _sqlite_on_connect)
+        event.listen(eng, "connect", lambda conn, record: record.info.update(file=_identity(path)))
+        event.listen(eng, "checkout", lambda conn, record, proxy: _same_file(path, record))
         if not write:
             event.listen(eng, "connect", _sqlite_read_only)
         if not durable:
@@ -106,6 +112,24 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")  # a 250 promises the message survives power loss
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _same_file(path: Path, record: Any) -> None:
+    """A pooled connection still reads the file at ``path``? An open SQLite connection keeps
+    reading a file that was moved away or replaced (a restore from backup): it is dropped
+    instead, and the pool opens the file that is there now, or fails if none is."""
+    from sqlalchemy.exc import DisconnectionError
+
+    if record.info.get("file") != _identity(path) or record.info.get("file") is None:
+        raise DisconnectionError(f"{path} was moved or replaced")
 
 
 def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
