@@ -9,7 +9,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from optout.cli.output import JsonOption, emit_json, guarded, settings
+from optout.cli.output import JsonOption, guarded, settings
 from optout.errors import OptoutError
 from optout.identifiers import Query, parse_query
 
@@ -45,12 +45,10 @@ def check(
     write = sys.stdout.write
     try:
         for query, row, accounts in lookup.check(conn, dialect, _queries(queries), detail=as_json):
+            any_listed = any_listed or lookup.status(row, cutoff) == "listed"
             if as_json:
-                result = lookup.record(query, row, accounts, cutoff=cutoff)
-                any_listed = any_listed or result["listed"]
-                emit_json(result)
+                write(lookup.json_line(query, row, accounts, cutoff=cutoff) + "\n")
             else:
-                any_listed = any_listed or lookup.status(row, cutoff) == "listed"
                 write(lookup.line(query, row, cutoff=cutoff))
     finally:
         conn.close()

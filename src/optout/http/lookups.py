@@ -186,7 +186,7 @@ def _answer_batch(store: Store, batch: list[str]) -> bytes:
         except OptoutError as exc:
             good.append(None)
             errors.append((raw, str(exc)))
-    started = time.perf_counter()
+    started, cutoff = time.perf_counter(), store.cutoff
     with store.connection() as conn:
         found = iter(lookup.check(conn, store.dialect, [q for q in good if q is not None], detail=True))
         lines, why = [], iter(errors)
@@ -197,9 +197,8 @@ def _answer_batch(store: Store, batch: list[str]) -> bytes:
                 lines.append(json.dumps({"query": raw, "error": reason}, ensure_ascii=False))
                 continue
             q, row, accounts = next(found)
-            record = lookup.record(q, row, accounts, cutoff=store.cutoff)
-            listed += record["listed"]
-            lines.append(json.dumps(record, ensure_ascii=False))
+            listed += lookup.status(row, cutoff) == "listed"
+            lines.append(lookup.json_line(q, row, accounts, cutoff=cutoff))
     metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
     metrics.LOOKUPS.labels("check_bulk", "listed").inc(listed)
     metrics.LOOKUPS.labels("check_bulk", "not_listed").inc(len(batch) - len(errors) - listed)
