@@ -7,6 +7,7 @@ from __future__ import annotations
 import smtplib
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 import mail
@@ -49,6 +50,17 @@ def test_filter_csv_passes_rows_through_untouched(cli, web) -> None:
     problem(client.post("/v1/filter", content="\n".join(rows), headers=auth), 422)
     missing = problem(client.post("/v1/filter", params={"column": "mail"}, content="\n".join(rows), headers=auth), 422)
     assert "email" in missing["detail"]  # the columns it does have
+
+
+def test_a_filtered_list_that_breaks_off_is_cut_not_complete(cli, web, serve) -> None:
+    """A CSV whose last record never closes its quote: the rows before it may already be on
+    their way, but the answer must not end as if complete (the client sees a cut answer)."""
+    client, key = web
+    rows = ["name,email", *[f"n{i},b{i}@example.org" for i in range(3000)], 'broken,"x@example.org']
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.post("/v1/filter", params={"column": "email"}, content="\n".join(rows),
+                    headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"})
+    until(lambda: "ends inside a quoted field" in serve.log.read_text(), what="the cut logged with its reason")
 
 
 def test_changes_pages_through_listings_and_removals(cli, web) -> None:

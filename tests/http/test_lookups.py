@@ -97,3 +97,36 @@ def test_serve_http_port_in_use_is_one_line(cli, account) -> None:
         done = subprocess.run([sys.executable, "-m", "optout", "serve", "--port", str(free_port()), "--http-port", str(port)],
                               capture_output=True, text=True, timeout=60, env=os.environ.copy())
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "(HTTP)" in done.stderr, done.stderr
+
+
+def test_a_client_that_sends_everything_before_reading_gets_its_whole_answer(web) -> None:
+    """httpx (like requests and fetch) sends the whole body before it reads the answer: 60,000
+    queries, whose answer is several megabytes, must not wedge both ends."""
+    client, key = web
+    many = [f"{i:07d}@example.com" for i in range(60_000)]
+
+    def chunks():  # noqa: ANN202 (a generator body: sent chunked, no length declared)
+        for start in range(0, len(many), 5000):
+            yield ("\n".join(many[start : start + 5000]) + "\n").encode()
+
+    answer = client.post("/v1/check", content=chunks(), headers={"Authorization": f"Bearer {key}",
+                                                                  "Content-Type": "text/plain"})
+    rows = answer.text.splitlines()
+    assert len(rows) == 60_000 and json.loads(rows[-1])["query"] == many[-1]
+
+
+def test_a_chunked_body_over_the_limit_is_413(cli, account, tmp_path) -> None:
+    """A body sent without a length is counted as it arrives: past http_max_body, 413."""
+    from web import mint, start_serve, stop_serve
+
+    key = mint(cli, "read", "acme")
+    serve, proc = start_serve(tmp_path, http_max_body="1000")
+    try:
+        with serve.client(key) as client:
+            too_big = client.post("/v1/check", content=iter([b"a@example.com\n"] * 100),
+                                  headers={"Content-Type": "text/plain"})
+            assert problem(too_big, 413)["detail"].startswith("the body passed 1,000 bytes")
+            fits = client.post("/v1/check", content=iter([b"a@example.com\n"] * 10), headers={"Content-Type": "text/plain"})
+            assert fits.status_code == 200 and len(fits.text.splitlines()) == 10
+    finally:
+        stop_serve(proc)

@@ -1,63 +1,83 @@
-"""Request bodies read as they arrive, never whole: lines, the strings of a JSON array, the
-records of a CSV file. A send list of any size costs the same memory."""
+"""Bulk request bodies: spooled to a temporary file as they arrive (the first megabyte in
+memory, the rest on disk), then read a batch at a time: lines, the strings of a JSON array, the
+records of a CSV file. A send list of any size costs the same memory.
+
+Why spool rather than answer while the body is still arriving: most HTTP clients (requests,
+httpx, fetch) send the whole body before they read a byte of the answer. A server that answers
+as it reads fills the socket towards such a client, stops reading, and both wait forever.
+"""
 
 from __future__ import annotations
 
+import codecs
 import json
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import IO
+
+from starlette.exceptions import HTTPException
 
 from optout.errors import OptoutError
 
 LONGEST_ITEM = 64 * 1024  # no query or CSV record is that long: past it, the body is broken
+IN_MEMORY = 1024 * 1024
+CHUNK = 256 * 1024
 
 
-async def lines(stream: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """Each non-blank line, stripped, as the body arrives."""
-    pending = b""
-    async for chunk in stream:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            if line.strip():
-                yield line.decode("utf-8", "replace").strip()
-        _not_too_long(pending)
-    if pending.strip():
-        yield pending.decode("utf-8", "replace").strip()
+async def spool(stream: AsyncIterator[bytes], limit: int) -> IO[bytes]:
+    """The whole body in a temporary file, rewound; 413 past ``limit`` bytes (a chunked body
+    declares no length up front)."""
+    spooled = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115 (the caller closes it)
+    seen = 0
+    try:
+        async for chunk in stream:
+            seen += len(chunk)
+            if seen > limit:
+                raise HTTPException(413, f"the body passed {limit:,} bytes (setting http_max_body): send it in parts")
+            spooled.write(chunk)
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled
 
 
-async def csv_records(stream: AsyncIterator[bytes]) -> AsyncIterator[str]:
+def lines(body: IO[bytes]) -> Iterator[str]:
+    """Each non-blank line, stripped."""
+    for line in body:
+        if len(line) > LONGEST_ITEM:
+            raise OptoutError(f"a line longer than {LONGEST_ITEM:,} bytes: this is not a send list")
+        if line.strip():
+            yield line.decode("utf-8", "replace").strip()
+
+
+def csv_records(body: IO[bytes]) -> Iterator[str]:
     """Each CSV record's text without its line ending, a quoted field's line breaks kept.
 
     A record ends at a line break outside quotes; RFC 4180 doubles a quote inside a quoted
     field, so a record is complete when it holds an even number of quote characters."""
-    pending, record, first = b"", b"", True
-    async for chunk in stream:
+    record, first = b"", True
+    for line in body:
         if first:
-            chunk, first = chunk.removeprefix(b"\xef\xbb\xbf"), False  # Excel's UTF-8 mark
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            record += line
-            if record.count(b'"') % 2:
-                record += b"\n"
-                continue
-            if record.strip():
-                yield record.rstrip(b"\r").decode("utf-8", "replace")
-            record = b""
-        _not_too_long(record + pending)
-    record += pending
-    if record.count(b'"') % 2:
-        raise OptoutError("the CSV ends inside a quoted field")
+            line, first = line.removeprefix(b"\xef\xbb\xbf"), False  # Excel's UTF-8 mark
+        record += line
+        if len(record) > LONGEST_ITEM:
+            raise OptoutError(f"a CSV record longer than {LONGEST_ITEM:,} bytes: is a quote left open?")
+        if record.count(b'"') % 2:
+            continue
+        if record.strip():
+            yield record.rstrip(b"\r\n").decode("utf-8", "replace")
+        record = b""
     if record.strip():
-        yield record.rstrip(b"\r").decode("utf-8", "replace")
+        raise OptoutError("the CSV ends inside a quoted field")
 
 
-async def json_array(stream: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """The strings of a JSON array, as the body arrives."""
-    decoder = json.JSONDecoder()
+def json_array(body: IO[bytes]) -> Iterator[str]:
+    """The strings of a JSON array, decoded a chunk at a time."""
+    decoder, text = json.JSONDecoder(), codecs.getincrementaldecoder("utf-8")("replace")
     buffer, started, done = "", False, False
-    async for chunk in stream:
-        buffer += chunk.decode("utf-8", "replace")
+    for chunk in iter(lambda: body.read(CHUNK), b""):
+        buffer += text.decode(chunk)  # a character split between two chunks stays whole
         while not done:
             buffer = buffer.lstrip(" \t\r\n,")
             if not started:
@@ -75,41 +95,10 @@ async def json_array(stream: AsyncIterator[bytes]) -> AsyncIterator[str]:
             except json.JSONDecodeError:
                 if len(buffer) > LONGEST_ITEM:
                     raise OptoutError("the body is not a JSON array of strings") from None
-                break  # wait for more
+                break  # the item goes on in the next chunk
             if not isinstance(value, str):
                 raise OptoutError("the body is not a JSON array of strings")
             buffer = buffer[end:]
             yield value
     if not done:
         raise OptoutError("the body is not a complete JSON array")
-
-
-async def chain(first: list[str], rest: AsyncIterator[str]) -> AsyncIterator[str]:
-    for item in first:
-        yield item
-    async for item in rest:
-        yield item
-
-
-async def first_of(items: AsyncIterator[str]) -> list[str]:
-    """The first item, read before an answer starts, so that a body that is not what it says
-    it is gets a 400 rather than a 200 that breaks off."""
-    try:
-        return [await anext(items)]
-    except StopAsyncIteration:
-        return []
-
-
-def _not_too_long(pending: bytes) -> None:
-    if len(pending) > LONGEST_ITEM:
-        raise OptoutError(f"a line or record longer than {LONGEST_ITEM:,} bytes: this is not a send list")
-
-
-async def limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    """The body, up to ``limit`` bytes: a chunked body declares no length for a 413 up front."""
-    seen = 0
-    async for chunk in stream:
-        seen += len(chunk)
-        if seen > limit:
-            raise OptoutError(f"the body passed {limit:,} bytes (setting http_max_body): send it in parts")
-        yield chunk

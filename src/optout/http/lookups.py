@@ -8,16 +8,15 @@ import csv
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi import Query as QueryParam
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
 
 from optout.consult import lookup
 from optout.errors import OptoutError
@@ -40,20 +39,16 @@ class Invalid(str, Enum):
     keep = "keep"
 
 
-class AnswerWhileReading(StreamingResponse):
-    """A streamed answer produced while the request body is still arriving. Starlette's
-    StreamingResponse listens for a disconnect by reading the request's messages, which would
-    take the body away from the handler; the body's own end-of-stream tells us instead."""
+class CutWhenBroken(StreamingResponse):
+    """A streamed answer that, when the body turns out broken half way (the status went out with
+    the first batch), ends without its last chunk: uvicorn then closes the connection, and the
+    client sees a cut answer rather than a filtered send list that only looks complete."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
-            await self.stream_response(send)
-        except OSError:  # the client went away: nothing left to answer
-            return
+            await super().__call__(scope, receive, send)
         except BrokenOff as exc:
-            # A filtered send list must not look complete when it is not: returning without the
-            # last chunk makes uvicorn close the connection, and the client sees a cut answer.
-            log.warning("request body broke off", extra={"fields": {"why": str(exc)}})
+            log.warning("bulk answer cut off", extra={"fields": {"why": str(exc)}})
 
 
 def install(app: FastAPI, store: Store, keys: Keys) -> None:
@@ -75,10 +70,10 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
               responses={**NDJSON, **problems.documented(400, 401, 403, 413, 415, 503)})
     async def check_post(request: Request, principal: Principal = can_read) -> StreamingResponse:
         kind = _content_type(request, store, ("application/json", "text/plain"))
-        body = bodies.limited(request.stream(), store.cfg.http_max_body)
+        body = await bodies.spool(request.stream(), store.cfg.http_max_body)
         items = bodies.json_array(body) if kind == "application/json" else bodies.lines(body)
-        first = await bodies.first_of(items)
-        return AnswerWhileReading(_answers(store, bodies.chain(first, items)), media_type="application/x-ndjson")
+        first = await _first(items, body)
+        return StreamingResponse(_answers(store, first, items, body), media_type="application/x-ndjson")
 
     @app.post("/v1/filter", summary="A send list in (one address or order ID a line, or CSV with "
               "?column=NAME); only the rows a mailer may send to out, in order", response_class=StreamingResponse,
@@ -91,18 +86,49 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
                                                                  "(it could not be checked) or keep it")] = Invalid.drop,
                           ) -> StreamingResponse:
         kind = _content_type(request, store, ("text/plain", "text/csv"))
-        body = bodies.limited(request.stream(), store.cfg.http_max_body)
+        body = await bodies.spool(request.stream(), store.cfg.http_max_body)
         keep = invalid is Invalid.keep
         if kind == "text/plain":
             plain = bodies.lines(body)
-            first = await bodies.first_of(plain)
-            return AnswerWhileReading(_filtered(store, bodies.chain(first, plain), _whole, keep=keep),
-                                      media_type="text/plain; charset=utf-8")
+            first = await _first(plain, body)
+            return CutWhenBroken(_filtered(store, first, plain, body, _whole, keep=keep),
+                                 media_type="text/plain; charset=utf-8")
         records = bodies.csv_records(body)
-        header = await bodies.first_of(records)
-        pick = _column(header[0] if header else "", column)
-        answer = _filtered(store, records, pick, keep=keep, head=header[0] + "\r\n")
-        return AnswerWhileReading(answer, media_type="text/csv; charset=utf-8")
+        header = await _first(records, body)
+        try:
+            pick = _column(header[0] if header else "", column)
+        except HTTPException:
+            body.close()
+            raise
+        answer = _filtered(store, [], records, body, pick, keep=keep, head=header[0] + "\r\n" if header else "")
+        return CutWhenBroken(answer, media_type="text/csv; charset=utf-8")
+
+
+async def _first(items: Iterator[str], body: IO[bytes]) -> list[str]:
+    """The first item, read before the answer starts, so that a body that is not what it says
+    is a 400 rather than a 200 that breaks off."""
+    try:
+        taken, broken = await run_in_threadpool(_take, items, 1)
+    except BaseException:
+        body.close()
+        raise
+    if broken:
+        body.close()
+        raise OptoutError(broken)
+    return taken
+
+
+def _take(items: Iterator[str], count: int) -> tuple[list[str], str | None]:
+    """Up to ``count`` items, and why the body broke off if it did."""
+    taken: list[str] = []
+    try:
+        for item in items:
+            taken.append(item)
+            if len(taken) >= count:
+                break
+    except OptoutError as exc:
+        return taken, str(exc)
+    return taken, None
 
 
 def _content_type(request: Request, store: Store, allowed: tuple[str, ...]) -> str:
@@ -131,46 +157,58 @@ def _whole(records: list[str]) -> list[str | None]:
     return list(records)
 
 
-async def _answers(store: Store, items: AsyncIterator[str]) -> AsyncIterator[bytes]:
-    """The JSON line of each query, in order, looked up in batches. A malformed query gets a
-    line with its error; a body that breaks off gets a last line saying so."""
+async def _answers(store: Store, first: list[str], items: Iterator[str], body: IO[bytes]) -> AsyncIterator[bytes]:
+    """The JSON line of each query, in order, a batch per trip to a worker thread. A malformed
+    query gets a line with its error; a body that breaks off, or a database that goes away,
+    gets a last line saying so (the status went out with the first batch)."""
     try:
-        async for batch in _batches(items):
-            yield await run_in_threadpool(_answer_batch, store, batch)
-    except (BrokenOff, problems.Unavailable) as exc:
+        pending = first
+        while True:
+            data, broken, more = await run_in_threadpool(_step, store, pending, items, _answer_batch)
+            pending = []
+            if data:
+                yield data
+            if broken:
+                yield (json.dumps({"error": broken}) + "\n").encode()
+            if broken or not more:
+                return
+    except problems.Unavailable as exc:
         yield (json.dumps({"error": str(exc)}) + "\n").encode()
+    finally:
+        body.close()
 
 
-async def _filtered(store: Store, records: AsyncIterator[str], pick: Callable[[list[str]], list[str | None]],
-                    *, keep: bool, head: str = "") -> AsyncIterator[bytes]:
-    if head:
-        yield head.encode()
-    ending = "\r\n" if head else "\n"
+async def _filtered(store: Store, first: list[str], records: Iterator[str], body: IO[bytes],
+                    pick: Callable[[list[str]], list[str | None]], *, keep: bool, head: str = "") -> AsyncIterator[bytes]:
+    def batch_out(store_: Store, batch: list[str]) -> bytes:
+        return _filter_batch(store_, batch, pick, keep, "\r\n" if head else "\n")
+
     try:
-        async for batch in _batches(records):
-            yield await run_in_threadpool(_filter_batch, store, batch, pick, keep, ending)
+        if head:
+            yield head.encode()
+        pending = first
+        while True:
+            data, broken, more = await run_in_threadpool(_step, store, pending, records, batch_out)
+            pending = []
+            if data:
+                yield data
+            if broken:
+                raise BrokenOff(broken)
+            if not more:
+                return
     except problems.Unavailable as exc:
         raise BrokenOff(f"the database went away: {exc}") from None
+    finally:
+        body.close()
 
 
-async def _batches(items: AsyncIterator[str]) -> AsyncIterator[list[str]]:
-    """The items in lookup-sized batches. A body that turns out broken ends the answer with a
-    line saying why (the status went out with the first batch)."""
-    batch: list[str] = []
-    try:
-        async for item in items:
-            batch.append(item)
-            if len(batch) >= lookup.BATCH:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-    except OptoutError as exc:
-        if batch:
-            yield batch
-        raise BrokenOff(str(exc)) from None
-    except ClientDisconnect:
-        return
+def _step(store: Store, pending: list[str], items: Iterator[str],
+          answer: Callable[[Store, list[str]], bytes]) -> tuple[bytes, str | None, bool]:
+    """One batch: read it (after ``pending``), answer it; (bytes, why it broke off, more to come)."""
+    batch, broken = _take(items, lookup.BATCH - len(pending))
+    batch = pending + batch
+    data = answer(store, batch) if batch else b""
+    return data, broken, bool(batch) and not broken
 
 
 class BrokenOff(Exception):
