@@ -166,18 +166,23 @@ def run(args: argparse.Namespace) -> dict:
         results["get_check"], results["floor_constant_json"] = best["get_check"], best["floor"]
         results["get_ratio"] = round(best["get_check"]["rps"] / best["floor"]["rps"], 2)
         results["get_rounds_rps"] = {name: [r["rps"] for r in runs] for name, runs in rounds.items()}
+        if "bulk" not in args.parts:
+            return results
         rate, answered = bulk(base, "/v1/check", key, queries)
         assert answered == len(queries), f"POST /v1/check answered {answered} of {len(queries)}"
         results["post_check_queries_per_s"] = round(rate)
         rate, kept = bulk(base, "/v1/filter", key, queries)
         results["post_filter_queries_per_s"], results["post_filter_kept"] = round(rate), kept
         results["http_server_peak_mb"] = peak_mb(serve.pid)
-        results.update(listener_under_load(smtp_port, rcpt, base, key, queries, folder, args))
+        if "listener" in args.parts:
+            results.update(listener_under_load(smtp_port, rcpt, base, key, queries, folder, args))
         results["serve_peak_mb_after_all"] = peak_mb(serve.pid)
     finally:
         for proc in (bare, serve):
             proc.terminate()
             proc.wait(60)
+    if "cli" not in args.parts:
+        return results
     cli_queries = folder / "cli-queries.txt"
     cli_queries.write_text("\n".join(sample(args.entries, CLI_QUERIES, seed=7)) + "\n")
     results["cli_check_json_queries_per_s"] = round(cli_rate(env, cli_queries, "--json"))
@@ -216,6 +221,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--parts", default="get,bulk,listener,cli", help="which measurements, comma-separated")
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:

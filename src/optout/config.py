@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8025, ge=0, le=65535)
     http_max_body: int = Field(100 * 1024 * 1024, gt=0)  # bytes a POST may send; more gets 413
+    http_db_connections: int = Field(16, gt=0)  # the HTTP side's pooled database connections
     # The changes feed serves a change only once it is this old, so that a transaction that
     # commits up to this long after its timestamp (a big import) is not skipped by a cursor.
     changes_settle: float = Field(60.0, ge=0)  # seconds

@@ -9,13 +9,15 @@ for the listener's commits).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from optout.config import Settings
@@ -23,10 +25,10 @@ from optout.consult import lookup
 from optout.errors import OptoutError
 from optout.http import accounts, lists, lookups, metrics, problems
 from optout.http.auth import Keys
-from optout.identifiers import parse_query
 from optout.store import db, sql
 
 log = logging.getLogger("optout.http")
+T = TypeVar("T")
 
 
 class Store:
@@ -36,20 +38,38 @@ class Store:
 
     def __init__(self, cfg: Settings) -> None:
         self.cfg = cfg
-        self.engine = db.engine(cfg, check_schema=False, write=False)
+        # as many connections as requests can use at once: a pool smaller than the traffic
+        # opens and closes a connection per request, which cost more than the lookup
+        self.engine = db.engine(cfg, check_schema=False, write=False, pool=cfg.http_db_connections)
         self.dialect = self.engine.dialect.name
         self._writer: Engine | None = None
+        self._loop_thread: int | None = None  # the event loop's thread, once a small read ran on it
+        self._loop_conn: Any = None
 
     @property
     def cutoff(self) -> str | None:
         """Entries last seen before this count as expired (moves with the clock)."""
         return lookup.expiry_cutoff(self.cfg.expire_days)
 
+    async def small(self, work: Callable[..., T], *args: Any) -> T:
+        """Run a small read (a GET lookup, a key check). On SQLite, on the event loop itself: it
+        takes microseconds, a WAL reader never waits for a writer, and a worker thread would
+        cost two hand-overs of the interpreter lock, each up to its 5 ms switch interval while
+        the loop is busy (measured: the lookup's own time grew tenfold). On PostgreSQL, a round
+        trip over the network, in a worker thread."""
+        if self.dialect == "sqlite":
+            self._loop_thread = threading.get_ident()
+            return work(*args)
+        return await run_in_threadpool(work, *args)
+
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        """A pooled DB-API connection, for the hot paths (lookups), and its read ended after."""
+        """A DB-API connection for the hot paths (lookups), its read ended after: from the pool,
+        or on the event loop (SQLite) one kept checked out, since a checkout cost more than a
+        lookup. A database error drops the connection, so the next one starts afresh."""
+        on_loop = threading.get_ident() == self._loop_thread
         try:
-            conn = self.engine.raw_connection()
+            conn = self._held() if on_loop else self.engine.raw_connection()
         except Exception as exc:
             raise problems.Unavailable(_first_line(exc)) from None
         try:
@@ -61,9 +81,20 @@ class Store:
             if not _database_trouble(exc):
                 raise
             conn.invalidate()
+            self._loop_conn = None
             raise problems.Unavailable(_first_line(exc)) from None
         finally:
-            conn.close()
+            if not on_loop:
+                conn.close()
+
+    def _held(self) -> Any:
+        if self._loop_conn is not None and not db.moved(self.cfg, self._loop_conn):
+            return self._loop_conn
+        if self._loop_conn is not None:
+            self._loop_conn.invalidate()
+            self._loop_conn = None
+        self._loop_conn = self.engine.raw_connection()
+        return self._loop_conn
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -94,12 +125,6 @@ class Store:
         self.engine.dispose()
         if self._writer is not None:
             self._writer.dispose()
-
-    def check(self, raw: list[str]) -> list[dict[str, Any]]:
-        queries = [parse_query(q) for q in raw]
-        with self.connection() as conn:
-            found = lookup.check(conn, self.dialect, queries, detail=True)
-            return [lookup.record(q, row, slugs, cutoff=self.cutoff) for q, row, slugs in found]
 
     def schema(self) -> str | None:
         with self.connection() as conn:

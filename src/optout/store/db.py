@@ -50,13 +50,14 @@ def redact(url: str) -> str:
 
 
 def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
-           durable: bool = True) -> Engine:
+           durable: bool = True, pool: int = 5) -> Engine:
     """An engine for the configured database, its schema created (SQLite) or checked.
 
     On SQLite a ``write`` engine takes the write lock when a transaction begins; a read-only
     one (``write=False``) does not, so its reads never wait behind a writer. ``durable=False``
     (for re-runnable bulk work only) lets a commit survive a crash of the process but not of the
-    machine, which saves an fsync per commit.
+    machine, which saves an fsync per commit. ``pool``: connections kept open, and the most
+    there will be (a busier pool waits for one rather than opening and closing more).
     """
     from sqlalchemy import create_engine, event
 
@@ -68,7 +69,7 @@ def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
             engine(settings).dispose()  # creates the file and its schema, which a reader cannot
         # a reader opens the file read-only: if it is gone, that is an error, not a new empty list
         eng = create_engine(url if write else f"sqlite:///file:{path}?mode=ro&uri=true",
-                            connect_args={"timeout": settings.db_timeout})
+                            connect_args={"timeout": settings.db_timeout}, pool_size=pool, max_overflow=0)
         event.listen(eng, "connect", _sqlite_on_connect)
         event.listen(eng, "connect", lambda conn, record: record.info.update(file=_identity(path)))
         event.listen(eng, "checkout", lambda conn, record, proxy: _same_file(path, record))
@@ -84,7 +85,7 @@ def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
         timeout = max(1, int(settings.db_timeout))
         eng = create_engine(
             sqlalchemy_url(url),
-            pool_pre_ping=True,
+            pool_pre_ping=True, pool_size=pool, max_overflow=0,
             # lock_timeout: a write stuck behind a lock fails soon, so SMTP can answer 451
             connect_args={"connect_timeout": timeout,
                           "options": f"-c lock_timeout={int(settings.db_timeout * 1000)}"},
@@ -130,6 +131,11 @@ def _same_file(path: Path, record: Any) -> None:
 
     if record.info.get("file") != _identity(path) or record.info.get("file") is None:
         raise DisconnectionError(f"{path} was moved or replaced")
+
+
+def moved(settings: Settings, conn: Any) -> bool:
+    """Has a pooled SQLite connection's file been moved or replaced since it was opened?"""
+    return conn.info.get("file") is None or conn.info.get("file") != _identity(sqlite_path(settings.url))
 
 
 def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
