@@ -25,6 +25,7 @@ import platform
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -147,38 +148,37 @@ def run(args: argparse.Namespace) -> dict:
                                     capture_output=True, text=True).stdout)["key"]
     bare_port, http_port, smtp_port = free_port(), free_port(), free_port()
     bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_port)])
-    serve = subprocess.Popen([*optout, "serve", "--port", str(smtp_port), "--http-port", str(http_port)], env=env,
-                             stderr=subprocess.DEVNULL)
+    if args.split:  # the SMTP side and the HTTP side as two processes, as deploy/compose runs them
+        serve = subprocess.Popen([*optout, "serve", "--no-smtp", "--http-port", str(http_port)], env=env,
+                                 stderr=subprocess.DEVNULL)
+        others = [subprocess.Popen([*optout, "serve", "--no-http", "--port", str(smtp_port)], env=env,
+                                   stderr=subprocess.DEVNULL)]
+    else:
+        serve = subprocess.Popen([*optout, "serve", "--port", str(smtp_port), "--http-port", str(http_port)], env=env,
+                                 stderr=subprocess.DEVNULL)
+        others = []
     queries = sample(args.entries, BULK, seed=11)
     results: dict = {"database": "postgresql" if args.database_url else "sqlite", "entries": args.entries,
-                     "connections": args.connections}
+                     "connections": args.connections, "split": args.split}
     try:
         for port in (bare_port, http_port, smtp_port):
             if not wait_port(port, timeout=60):
                 raise SystemExit(f"nothing listening on {port}")
         base = f"http://127.0.0.1:{http_port}"
-        rounds: dict[str, list[dict]] = {"floor": [], "get_check": []}
-        for _ in range(args.rounds):  # alternate, so drift on a shared machine hits both
-            for name, port in (("floor", bare_port), ("get_check", http_port)):
-                rounds[name].append(wrk(f"http://127.0.0.1:{port}/v1/check", key=key, queries=queries,
-                                        seconds=args.seconds, connections=args.connections, folder=folder))
-        best = {name: max(runs, key=lambda r: r["rps"]) for name, runs in rounds.items()}
-        results["get_check"], results["floor_constant_json"] = best["get_check"], best["floor"]
-        results["get_ratio"] = round(best["get_check"]["rps"] / best["floor"]["rps"], 2)
-        results["get_rounds_rps"] = {name: [r["rps"] for r in runs] for name, runs in rounds.items()}
-        if "bulk" not in args.parts:
-            return results
-        rate, answered = bulk(base, "/v1/check", key, queries)
-        assert answered == len(queries), f"POST /v1/check answered {answered} of {len(queries)}"
-        results["post_check_queries_per_s"] = round(rate)
-        rate, kept = bulk(base, "/v1/filter", key, queries)
-        results["post_filter_queries_per_s"], results["post_filter_kept"] = round(rate), kept
-        results["http_server_peak_mb"] = peak_mb(serve.pid)
+        if "get" in args.parts:
+            results.update(get_rounds(bare_port, http_port, key, queries, folder, args))
+        if "bulk" in args.parts:
+            rate, answered = bulk(base, "/v1/check", key, queries)
+            assert answered == len(queries), f"POST /v1/check answered {answered} of {len(queries)}"
+            results["post_check_queries_per_s"] = round(rate)
+            rate, kept = bulk(base, "/v1/filter", key, queries)
+            results["post_filter_queries_per_s"], results["post_filter_kept"] = round(rate), kept
+            results["http_server_peak_mb"] = peak_mb(serve.pid)
         if "listener" in args.parts:
             results.update(listener_under_load(smtp_port, rcpt, base, key, queries, folder, args))
         results["serve_peak_mb_after_all"] = peak_mb(serve.pid)
     finally:
-        for proc in (bare, serve):
+        for proc in (bare, serve, *others):
             proc.terminate()
             proc.wait(60)
     if "cli" not in args.parts:
@@ -193,17 +193,31 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def get_rounds(bare_port: int, http_port: int, key: str, queries: list[str], folder: Path,
+               args: argparse.Namespace) -> dict:
+    """GET /v1/check against the floor under wrk, alternately, the best round of each."""
+    rounds: dict[str, list[dict]] = {"floor": [], "get_check": []}
+    for _ in range(args.rounds):  # alternate, so drift on a shared machine hits both
+        for name, port in (("floor", bare_port), ("get_check", http_port)):
+            rounds[name].append(wrk(f"http://127.0.0.1:{port}/v1/check", key=key, queries=queries,
+                                    seconds=args.seconds, connections=args.connections, folder=folder))
+    best = {name: max(runs, key=lambda r: r["rps"]) for name, runs in rounds.items()}
+    return {"get_check": best["get_check"], "floor_constant_json": best["floor"],
+            "get_ratio": round(best["get_check"]["rps"] / best["floor"]["rps"], 2),
+            "get_rounds_rps": {name: [r["rps"] for r in runs] for name, runs in rounds.items()}}
+
+
 def listener_under_load(smtp_port: int, rcpt: str, base: str, key: str, queries: list[str], folder: Path,
                         args: argparse.Namespace) -> dict:
     """The listener's rate alone, then with wrk GETting lookups from the same process."""
     alone_s, replies = asyncio.run(bench_smtp.drive(smtp_port, rcpt, sessions=8, count=args.messages, prefix=501))
     assert replies.count(250) == args.messages
-    loaded = subprocess.Popen(["wrk", "-t1", "-c8", f"-d{args.seconds * 3}s", "-H", f"Authorization: Bearer {key}",
+    loaded = subprocess.Popen(["wrk", "-t1", f"-c{args.lookup_connections}", f"-d{args.seconds * 3}s", "-H", f"Authorization: Bearer {key}",
                                f"{base}/v1/check?q={queries[0]}"], stdout=subprocess.PIPE, text=True)
     time.sleep(1)  # let the lookups reach full speed before the mail starts
     loaded_s, replies = asyncio.run(bench_smtp.drive(smtp_port, rcpt, sessions=8, count=args.messages, prefix=502))
     assert replies.count(250) == args.messages
-    loaded.terminate()
+    loaded.send_signal(signal.SIGINT)  # wrk stops and prints what it did so far
     out = loaded.communicate()[0]
     found = re.search(r"Requests/sec:\s+([\d.]+)", out or "")
     return {"listener_alone_msgs_per_s": round(args.messages / alone_s),
@@ -221,6 +235,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--lookup-connections", type=int, default=8,
+                        help="wrk connections looking up while the listener's rate is measured")
+    parser.add_argument("--split", action="store_true", help="SMTP and HTTP sides in two processes")
     parser.add_argument("--parts", default="get,bulk,listener,cli", help="which measurements, comma-separated")
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -45,6 +45,7 @@ class Store:
         self._writer: Engine | None = None
         self._loop_thread: int | None = None  # the event loop's thread, once a small read ran on it
         self._loop_conn: Any = None
+        self._path = db.sqlite_path(cfg.url) if self.dialect == "sqlite" else None
 
     @property
     def cutoff(self) -> str | None:
@@ -88,7 +89,8 @@ class Store:
                 conn.close()
 
     def _held(self) -> Any:
-        if self._loop_conn is not None and not db.moved(self.cfg, self._loop_conn):
+        assert self._path is not None  # the event loop's own connection is SQLite's only
+        if self._loop_conn is not None and not db.moved(self._path, self._loop_conn):
             return self._loop_conn
         if self._loop_conn is not None:
             self._loop_conn.invalidate()

@@ -48,11 +48,24 @@ class _Measure:
         async def sending(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 route = getattr(scope.get("route"), "path", "other")  # the template, not the raw path
-                LATENCY.labels(route).observe(time.perf_counter() - started)
-                REQUESTS.labels(route, str(message["status"])).inc()
+                latency, requests = _children(route, message["status"])
+                latency.observe(time.perf_counter() - started)
+                requests.inc()
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+_CHILDREN: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+def _children(route: str, status: int) -> tuple[Any, Any]:
+    """The labelled latency and request series of a route and status, looked up once (labels()
+    takes a lock and builds a key on every call)."""
+    found = _CHILDREN.get((route, status))
+    if found is None:
+        found = _CHILDREN[(route, status)] = (LATENCY.labels(route), REQUESTS.labels(route, str(status)))
+    return found
 
 
 class _Quarantine(Collector):

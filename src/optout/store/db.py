@@ -133,9 +133,9 @@ def _same_file(path: Path, record: Any) -> None:
         raise DisconnectionError(f"{path} was moved or replaced")
 
 
-def moved(settings: Settings, conn: Any) -> bool:
-    """Has a pooled SQLite connection's file been moved or replaced since it was opened?"""
-    return conn.info.get("file") is None or conn.info.get("file") != _identity(sqlite_path(settings.url))
+def moved(path: Path, conn: Any) -> bool:
+    """Has a pooled SQLite connection's file at ``path`` been moved or replaced since it was opened?"""
+    return conn.info.get("file") is None or conn.info.get("file") != _identity(path)
 
 
 def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
