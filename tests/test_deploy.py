@@ -17,11 +17,14 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 OPTOUT = Path(sys.executable).with_name("optout")
 
 
-@pytest.mark.parametrize("unit", ["optout.service", "optout-export.service", "optout-export.timer"])
+UNITS = ["optout.service", "optout-http.service", "optout-export.service", "optout-export.timer"]
+
+
+@pytest.mark.parametrize("unit", UNITS)
 def test_systemd_units_verify_cleanly(unit: str, tmp_path: Path) -> None:
     """systemd-analyze verify finds nothing to say about each unit (paths pointed at this venv)."""
     analyze = require_tool("systemd-analyze", "systemd")
-    for name in ("optout.service", "optout-export.service", "optout-export.timer"):
+    for name in UNITS:
         text = (DEPLOY / "systemd" / name).read_text()
         text = text.replace("/opt/optout/venv/bin/optout", str(OPTOUT)).replace("/etc/optout/optout.env", str(tmp_path / "env"))
         (tmp_path / name).write_text(text)
@@ -31,17 +34,19 @@ def test_systemd_units_verify_cleanly(unit: str, tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
-def test_listener_unit_is_hardened(tmp_path: Path) -> None:
-    """systemd's own security audit rates the listener's unit as well confined (exposure under
-    2.5 of 10, "OK"), and it runs as its own user with a clean SIGTERM stop."""
+@pytest.mark.parametrize(("unit", "side"), [("optout.service", "--no-http"), ("optout-http.service", "--no-smtp")])
+def test_service_units_are_hardened(unit: str, side: str, tmp_path: Path) -> None:
+    """systemd's own security audit rates each service unit as well confined (exposure under
+    2.5 of 10, "OK"); each runs one side as its own user with a clean SIGTERM stop."""
     analyze = require_tool("systemd-analyze", "systemd")
-    shutil.copy(DEPLOY / "systemd" / "optout.service", tmp_path / "optout.service")
+    shutil.copy(DEPLOY / "systemd" / unit, tmp_path / unit)
     audit = subprocess.run([analyze, "security", "--offline=yes", "--threshold=25", "--no-pager",
-                            str(tmp_path / "optout.service")], capture_output=True, text=True, timeout=60)
+                            str(tmp_path / unit)], capture_output=True, text=True, timeout=60)
     assert audit.returncode == 0, audit.stdout[-800:] + audit.stderr
-    settings = dict(line.split("=", 1) for line in (tmp_path / "optout.service").read_text().splitlines()
+    settings = dict(line.split("=", 1) for line in (tmp_path / unit).read_text().splitlines()
                     if "=" in line and not line.startswith("#"))
     assert (settings["User"], settings["KillSignal"]) == ("optout", "SIGTERM")
+    assert settings["ExecStart"].endswith(f"optout serve {side}")
 
 
 def test_env_example_names_only_real_settings() -> None:
@@ -73,14 +78,39 @@ def test_postfix_snippets_are_valid(tmp_path: Path) -> None:
     assert looked_up.stdout.strip() == "smtp:[127.0.0.1]:2525"
 
 
-def test_compose_file_wires_listeners_to_postgres() -> None:
-    """compose.yaml parses, and its listeners use the PostgreSQL service."""
+def test_compose_file_wires_listeners_and_http_to_postgres() -> None:
+    """compose.yaml parses: two SMTP listeners (with their own /metrics) and the HTTP side, each
+    a process of its own on the PostgreSQL service, and nginx with the TLS example in front."""
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"db", "listener", "export"} <= set(services)
-    assert services["listener"]["environment"]["OPTOUT_DATABASE_URL"].startswith("postgresql://optout:optout@db:")
-    assert services["listener"]["build"]["dockerfile"] == "deploy/Containerfile"
+    assert {"db", "listener", "http", "proxy", "export"} <= set(services)
+    for side in ("listener", "http"):
+        assert services[side]["environment"]["OPTOUT_DATABASE_URL"].startswith("postgresql://optout:optout@db:")
+        assert services[side]["build"]["dockerfile"] == "deploy/Containerfile"
     assert services["listener"]["deploy"]["replicas"] == 2
+    assert services["listener"]["command"][-1].endswith("optout serve --no-http")
+    assert services["listener"]["environment"]["OPTOUT_METRICS_PORT"] == "9125"
+    assert services["http"]["command"] == ["optout", "serve", "--no-smtp"]
+    assert "./proxy/nginx.conf:/etc/nginx/conf.d/optout.conf:ro" in services["proxy"]["volumes"]
+
+
+def test_proxy_example_terminates_tls_and_guards_metrics() -> None:
+    """The nginx example listens with TLS, passes everything to the HTTP side unbuffered (send
+    lists stream both ways), forwards the client address, and keeps /metrics inside."""
+    conf = (DEPLOY / "proxy" / "nginx.conf").read_text()
+    assert "listen 443 ssl;" in conf and conf.count("proxy_pass http://127.0.0.1:8025;") == 2
+    assert "proxy_request_buffering off;" in conf and "proxy_buffering off;" in conf
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in conf
+    metrics = conf[conf.index("location = /metrics"):conf.index("location / {")]
+    assert "deny all;" in metrics
+
+
+def test_prometheus_example_scrapes_both_sides() -> None:
+    """The scrape example parses and names the HTTP side's port and the listener's metrics_port."""
+    config = yaml.safe_load((DEPLOY / "prometheus" / "optout.yml").read_text())
+    job = config["scrape_configs"][0]
+    targets = {t for group in job["static_configs"] for t in group["targets"]}
+    assert job["metrics_path"] == "/metrics" and targets == {"127.0.0.1:8025", "127.0.0.1:9125"}
 
 
 def test_containerfile_installs_and_serves() -> None:

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8025, ge=0, le=65535)
     http_max_body: int = Field(100 * 1024 * 1024, gt=0)  # bytes a POST may send; more gets 413
+    # With --no-http, /metrics alone on this port (on http_host), so that the SMTP side's
+    # metrics can be scraped when the HTTP side runs as a process of its own
+    metrics_port: int | None = Field(None, ge=1, le=65535)
     http_db_connections: int = Field(16, gt=0)  # the HTTP side's pooled database connections
     # The changes feed serves a change only once it is this old, so that a transaction that
     # commits up to this long after its timestamp (a big import) is not skipped by a cursor.

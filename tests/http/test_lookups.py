@@ -8,6 +8,8 @@ import json
 import os
 import socket
 
+import httpx
+
 from smtp_server import free_port
 from waiting import until
 from web import LISTED, problem
@@ -128,5 +130,27 @@ def test_a_chunked_body_over_the_limit_is_413(cli, account, tmp_path) -> None:
             assert problem(too_big, 413)["detail"].startswith("the body passed 1,000 bytes")
             fits = client.post("/v1/check", content=iter([b"a@example.com\n"] * 10), headers={"Content-Type": "text/plain"})
             assert fits.status_code == 200 and len(fits.text.splitlines()) == 10
+    finally:
+        stop_serve(proc)
+
+
+def test_the_smtp_side_alone_serves_its_metrics(account, tmp_path) -> None:
+    """`optout serve --no-http` with metrics_port: the listener's metrics on a port of their own
+    (the HTTP side may run as another process)."""
+    import smtplib
+
+    import mail
+    from smtp_server import subprocess_server
+    from web import stop_serve
+
+    metrics_port, smtp_port = free_port(), free_port()
+    proc = subprocess_server(smtp_port, log=tmp_path / "serve.log",
+                             env={**os.environ, "OPTOUT_METRICS_PORT": str(metrics_port)})
+    try:
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+            smtp.sendmail("seller-notification@amazon.com", [account["address"]],
+                          mail.as_bytes(mail.notice(order="203-5555555-1234567", to=account["address"])))
+        scrape = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        assert 'optout_messages_total{form="direct",language="en",outcome="listed"} 1.0' in scrape
     finally:
         stop_serve(proc)

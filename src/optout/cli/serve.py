@@ -53,6 +53,8 @@ async def _both(cfg: Settings, *, smtp: bool, http: bool) -> None:
         sock = web.bind(cfg)  # before anything starts: a port in use is one line and exit 2
         tasks.append(asyncio.create_task(web.serve(cfg, sock, stop=stop, worker_alive=_alive(state) if smtp else None)))
     if smtp:
+        if not http and cfg.metrics_port:
+            _metrics_alone(cfg, cfg.metrics_port)
         tasks.append(asyncio.create_task(listener.serve(cfg, stop=stop, state=state)))
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -73,3 +75,16 @@ def _alive(state: dict[str, Any]) -> Any:
         worker = state.get("worker")
         return worker is not None and worker.process is not None and worker.process.is_alive()
     return alive
+
+
+def _metrics_alone(cfg: Settings, port: int) -> None:
+    """The SMTP side without the HTTP side (``--no-http``) still shows its metrics: /metrics
+    alone on ``metrics_port``, from prometheus-client's own small server in a thread."""
+    from prometheus_client import start_http_server
+
+    from optout.errors import OptoutError
+
+    try:
+        start_http_server(port, addr=cfg.http_host)
+    except OSError as exc:
+        raise OptoutError(f"cannot listen on {cfg.http_host}:{port} (metrics): {exc.strerror}") from None
