@@ -40,7 +40,7 @@ class Store:
         self.cfg = cfg
         # as many connections as requests can use at once: a pool smaller than the traffic
         # opens and closes a connection per request, which cost more than the lookup
-        self.engine = db.engine(cfg, check_schema=False, write=False, pool=cfg.http_db_connections)
+        self.engine = db.engine(cfg, check_schema=False, write=False, pool=cfg.http_db_connections, lookups=True)
         self.dialect = self.engine.dialect.name
         self._writer: Engine | None = None
         self._loop_thread: int | None = None  # the event loop's thread, once a small read ran on it
@@ -61,7 +61,10 @@ class Store:
         if self.dialect == "sqlite":
             self._loop_thread = threading.get_ident()
             return work(*args)
-        return await run_in_threadpool(work, *args)
+        try:
+            return await run_in_threadpool(work, *args)
+        except problems.Unavailable:  # a pooled connection the server had closed: once more, afresh
+            return await run_in_threadpool(work, *args)
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -83,6 +86,8 @@ class Store:
                 raise
             conn.invalidate()
             self._loop_conn = None
+            if self.dialect == "postgresql":
+                self.engine.dispose()  # the others are likely gone too (a restart): open afresh
             raise problems.Unavailable(_first_line(exc)) from None
         finally:
             if not on_loop:

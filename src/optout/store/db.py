@@ -50,7 +50,7 @@ def redact(url: str) -> str:
 
 
 def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
-           durable: bool = True, pool: int = 5) -> Engine:
+           durable: bool = True, pool: int = 5, lookups: bool = False) -> Engine:
     """An engine for the configured database, its schema created (SQLite) or checked.
 
     On SQLite a ``write`` engine takes the write lock when a transaction begins; a read-only
@@ -58,6 +58,9 @@ def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
     (for re-runnable bulk work only) lets a commit survive a crash of the process but not of the
     machine, which saves an fsync per commit. ``pool``: connections kept open, and the most
     there will be (a busier pool waits for one rather than opening and closing more).
+    ``lookups`` (the HTTP side's readers, PostgreSQL): every statement its own snapshot
+    (autocommit) and no ping at checkout, which saves two of a lookup's four round trips; the
+    caller drops the pool on a database error instead (``http.app.Store``).
     """
     from sqlalchemy import create_engine, event
 
@@ -85,7 +88,8 @@ def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
         timeout = max(1, int(settings.db_timeout))
         eng = create_engine(
             sqlalchemy_url(url),
-            pool_pre_ping=True, pool_size=pool, max_overflow=0,
+            pool_pre_ping=not lookups, pool_size=pool, max_overflow=0,
+            **({"isolation_level": "AUTOCOMMIT"} if lookups else {}),
             # lock_timeout: a write stuck behind a lock fails soon, so SMTP can answer 451
             connect_args={"connect_timeout": timeout,
                           "options": f"-c lock_timeout={int(settings.db_timeout * 1000)}"},
