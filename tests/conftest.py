@@ -177,3 +177,25 @@ def listener(account, request):  # noqa: ANN001, ANN201
     server = InProcess.start(**(marker.kwargs if marker else {}))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def serve(cli, account, tmp_path):  # noqa: ANN001, ANN201
+    """`optout serve` (SMTP and HTTP) on the test database, the account `acme` registered."""
+    from web import start_serve, stop_serve
+
+    server, proc = start_serve(tmp_path)
+    yield server
+    stop_serve(proc)
+
+
+@pytest.fixture
+def web(cli, serve):  # noqa: ANN001, ANN201
+    """The HTTP side with two entries seeded (web.LISTED); a client and a read key of `acme`."""
+    from web import LISTED, mint
+
+    for value in LISTED:
+        assert cli("add", value, "--reason", "seed").exit_code == 0
+    key = mint(cli, "read", "acme")
+    with serve.client() as client:
+        yield client, key
