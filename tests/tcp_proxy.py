@@ -24,14 +24,14 @@ class Proxy:
 
     def cut(self) -> None:
         """Refuse new connections and reset every open one."""
-        if self.listener:
-            try:
-                self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-            except OSError:
-                pass
-            self.listener.close()
-            self.listener = None
         with self.lock:
+            if self.listener:
+                try:
+                    self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+                except OSError:
+                    pass
+                self.listener.close()
+                self.listener = None
             for sock in self.open:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
@@ -48,6 +48,10 @@ class Proxy:
                 return
             upstream = socket.create_connection(self.target)
             with self.lock:
+                if self.listener is not listener:  # cut while this one was being accepted
+                    client.close()
+                    upstream.close()
+                    return
                 self.open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()

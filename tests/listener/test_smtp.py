@@ -102,20 +102,20 @@ def test_size_recipient_and_line_limits(cli, account, listener) -> None:
 @pytest.mark.listener(idle_timeout=1.0)
 def test_client_stalling_mid_data_is_dropped_and_others_go_on(cli, account, listener) -> None:
     """A client that stops mid-DATA is cut off at the idle timeout; nothing half is stored."""
-    stalled = socket.create_connection(("127.0.0.1", listener.port))
-    replies = stalled.makefile("rb")
-    replies.readline()
-    for line in (b"EHLO x\r\n", b"MAIL FROM:<a@example.com>\r\n", f"RCPT TO:<{account['address']}>\r\n".encode(), b"DATA\r\n"):
-        stalled.sendall(line)
-        while (reply := replies.readline())[3:4] == b"-":  # each whole reply before the next command
-            pass
-        assert reply[:1] in (b"2", b"3"), reply
-    stalled.sendall(b"From: seller-notification@amazon.com\r\nSubject: half\r\n\r\nWe were unable")
-    assert _send(listener.port, account["address"], mail.as_bytes(mail.notice())) == {}
-    stalled.settimeout(5)
-    # the server closed the connection (end-of-file before our 5 s timeout) and never accepted
-    assert reply.startswith(b"354") and replies.read() == b""
-    stalled.close()
+    # both closed on the way out: the file object holds the socket open after the socket's close()
+    with socket.create_connection(("127.0.0.1", listener.port)) as stalled, stalled.makefile("rb") as replies:
+        replies.readline()
+        for line in (b"EHLO x\r\n", b"MAIL FROM:<a@example.com>\r\n", f"RCPT TO:<{account['address']}>\r\n".encode(),
+                     b"DATA\r\n"):
+            stalled.sendall(line)
+            while (reply := replies.readline())[3:4] == b"-":  # each whole reply before the next command
+                pass
+            assert reply[:1] in (b"2", b"3"), reply
+        stalled.sendall(b"From: seller-notification@amazon.com\r\nSubject: half\r\n\r\nWe were unable")
+        assert _send(listener.port, account["address"], mail.as_bytes(mail.notice())) == {}
+        stalled.settimeout(5)
+        # the server closed the connection (end-of-file before our 5 s timeout) and never accepted
+        assert reply.startswith(b"354") and replies.read() == b""
     assert json.loads(cli("stats", "--json").stdout)["messages"] == {"listed": 1}
 
 

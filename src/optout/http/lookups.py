@@ -245,8 +245,7 @@ def _check_lines(store: Store, queries: list[Query]) -> list[bytes]:
     with store.connection() as conn:
         found = list(lookup.check(conn, store.dialect, queries, detail=True))
     listed = sum(1 for _, row, _ in found if lookup.status(row, cutoff) == "listed")
-    metrics.LOOKUPS.labels("check", "listed").inc(listed)
-    metrics.LOOKUPS.labels("check", "not_listed").inc(len(found) - listed)
+    metrics.count_lookups("check", listed=listed, not_listed=len(found) - listed)
     return [lookup.json_line(q, row, slugs, cutoff=cutoff).encode() for q, row, slugs in found]
 
 
@@ -273,9 +272,8 @@ def _answer_batch(store: Store, batch: list[str]) -> bytes:
             listed += lookup.status(row, cutoff) == "listed"
             lines.append(lookup.json_line(q, row, accounts, cutoff=cutoff))
     metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
-    metrics.LOOKUPS.labels("check_bulk", "listed").inc(listed)
-    metrics.LOOKUPS.labels("check_bulk", "not_listed").inc(len(batch) - len(errors) - listed)
-    metrics.LOOKUPS.labels("check_bulk", "malformed").inc(len(errors))
+    metrics.count_lookups("check_bulk", listed=listed, not_listed=len(batch) - len(errors) - listed,
+                          malformed=len(errors))
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -293,8 +291,6 @@ def _filter_batch(store: Store, batch: list[str], pick: Callable[[list[str]], li
         listed = lookup.listed_values(conn, store.dialect, [v for v in values if v], cutoff=store.cutoff)
     metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
     kept = [record for record, value in zip(batch, values) if (value not in listed if value else keep_invalid)]
-    invalid = values.count(None)
-    metrics.LOOKUPS.labels("filter", "listed").inc(sum(1 for v in values if v in listed))
-    metrics.LOOKUPS.labels("filter", "not_listed").inc(len(values) - invalid - sum(1 for v in values if v in listed))
-    metrics.LOOKUPS.labels("filter", "malformed").inc(invalid)
+    invalid, suppressed = values.count(None), sum(1 for value in values if value in listed)
+    metrics.count_lookups("filter", listed=suppressed, not_listed=len(values) - invalid - suppressed, malformed=invalid)
     return "".join(record + ending for record in kept).encode()

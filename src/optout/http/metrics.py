@@ -26,10 +26,10 @@ LOOKUP_SECONDS = Histogram("optout_lookup_batch_seconds", "Database time of one 
 AUTH_FAILURES = Counter("optout_http_auth_failures_total", "Requests refused for a missing, unknown or revoked key")
 
 
-def count_lookups(endpoint: str, results: list[dict[str, Any]]) -> None:
-    listed = sum(1 for r in results if r.get("listed"))
-    LOOKUPS.labels(endpoint, "listed").inc(listed)
-    LOOKUPS.labels(endpoint, "not_listed").inc(len(results) - listed)
+def count_lookups(endpoint: str, *, listed: int, not_listed: int, malformed: int = 0) -> None:
+    for result, count in (("listed", listed), ("not_listed", not_listed), ("malformed", malformed)):
+        if count:
+            LOOKUPS.labels(endpoint, result).inc(count)
 
 
 class _Measure:
