@@ -183,37 +183,37 @@ def _whole(records: list[str]) -> list[str | None]:
 
 
 async def _answers(store: Store, first: list[str], items: Iterator[str], body: IO[bytes]) -> AsyncIterator[bytes]:
-    """The JSON line of each query, in order, a batch per trip to a worker thread. A malformed
-    query gets a line with its error; a body that breaks off, or a database that goes away,
-    gets a last line saying so (the status went out with the first batch)."""
+    """The JSON line of each query, in order. A malformed query gets a line with its error; a
+    body that breaks off, or a database that goes away, gets a last line saying so (the status
+    went out with the first batch)."""
     try:
-        pending = first
-        while True:
-            data, broken, more = await run_in_threadpool(_step, store, pending, items, _answer_batch)
-            pending = []
-            if data:
-                yield data
-            if broken:
-                yield (json.dumps({"error": broken}) + "\n").encode()
-            if broken or not more:
-                return
-    except problems.Unavailable as exc:
+        async for data in _batched(store, first, items, body, _answer_batch):
+            yield data
+    except BrokenOff as exc:
         yield (json.dumps({"error": str(exc)}) + "\n").encode()
-    finally:
-        body.close()
 
 
 async def _filtered(store: Store, first: list[str], records: Iterator[str], body: IO[bytes],
                     pick: Callable[[list[str]], list[str | None]], *, keep: bool, head: str = "") -> AsyncIterator[bytes]:
+    """The header, then the records that may be sent; BrokenOff (a cut answer) if the body or
+    the database fails half way."""
     def batch_out(store_: Store, batch: list[str]) -> bytes:
         return _filter_batch(store_, batch, pick, keep, "\r\n" if head else "\n")
 
+    if head:
+        yield head.encode()
+    async for data in _batched(store, first, records, body, batch_out):
+        yield data
+
+
+async def _batched(store: Store, first: list[str], items: Iterator[str], body: IO[bytes],
+                   answer: Callable[[Store, list[str]], bytes]) -> AsyncIterator[bytes]:
+    """``answer`` of each batch of items, a batch per trip to a worker thread; the spooled body
+    closed at the end. Raises BrokenOff when the body breaks off or the database goes away."""
     try:
-        if head:
-            yield head.encode()
         pending = first
         while True:
-            data, broken, more = await run_in_threadpool(_step, store, pending, records, batch_out)
+            data, broken, more = await run_in_threadpool(_step, store, pending, items, answer)
             pending = []
             if data:
                 yield data
