@@ -10,6 +10,8 @@ import socket
 
 import httpx
 
+from optout.store.db import SCHEMA_REVISION
+
 from smtp_server import free_port
 from waiting import until
 from web import LISTED, problem
@@ -66,7 +68,7 @@ def test_health_readiness_and_metrics(web) -> None:
     """/healthz and /readyz answer; /metrics counts the requests and the failed authentication."""
     client, key = web
     assert client.get("/healthz").text == "ok\n"
-    assert client.get("/readyz").json() == {"status": "ready", "schema": "0004"}
+    assert client.get("/readyz").json() == {"status": "ready", "schema": SCHEMA_REVISION}
     client.get("/v1/check", params={"q": LISTED[0]}, headers={"Authorization": f"Bearer {key}"})
     client.get("/v1/check", params={"q": LISTED[0]})
     text = client.get("/metrics").text

@@ -97,16 +97,16 @@ def _parse(raw: bytes) -> Result:
                 forwarded_by=forwarded_by if layer.how != "direct" else None,
                 signed_bytes=mime.as_bytes(layer.signed) if isinstance(layer.signed, Message)
                 else layer.signed,
-                sender=layer.sender,
+                sender=layer.sender, route=_route(msg, how),
             )
         failures.append(verdict)
     # the innermost layer that had the wording says best why it was refused
     best = next((v for v in reversed(failures) if v.wording), None)
     if best is None and any(notice.possible_unknown_language(layer.sender, layer.subject, layer.text)
                             for layer in layers):
-        return other(notice.UNKNOWN_LANGUAGE, forwarded_by=forwarded_by)
+        return other(notice.UNKNOWN_LANGUAGE, forwarded_by=forwarded_by, route=_route(msg, how))
     best = best or (failures[0] if failures else None)
-    return other(best.reason if best else "no text to examine", forwarded_by=forwarded_by)
+    return other(best.reason if best else "no text to examine", forwarded_by=forwarded_by, route=_route(msg, how))
 
 
 def _delivery(msg: Message, sender: str | None) -> tuple[str, str | None]:
@@ -119,6 +119,21 @@ def _delivery(msg: Message, sender: str | None) -> tuple[str, str | None]:
     if notice.amazon_domain(sender):
         return "direct", None
     return "forward", sender
+
+
+def _route(msg: Message, how: str) -> str:
+    """The route for the seller's setup checklist: which forwarding rule (Gmail's adds
+    X-Forwarded-For/-To, Exchange's its own headers) or whether a person forwarded it."""
+    if how == "direct":
+        return "direct"
+    if how != "auto-forward":
+        return "by-hand"
+    names = {name.lower() for name in msg.keys()}
+    if any(name.startswith("x-ms-exchange-") for name in names):
+        return "outlook"
+    if "x-forwarded-for" in names or "x-forwarded-to" in names:
+        return "gmail"
+    return "auto-forward"
 
 
 def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str) -> Iterator[Layer]:
@@ -162,6 +177,6 @@ def _confirmation(msg: Message, sender: str | None, subject: str) -> Result | No
     requester = _REQUESTER.search(body)
     return Result(
         kind=CONFIRMATION, reason="Gmail forwarding verification", confirmation_code=code[1],
-        confirmation_link=link[0] if link else None, how="direct",
+        confirmation_link=link[0] if link else None, how="direct", route="gmail",
         forwarded_by=requester[1].lower() if requester else None, sender=sender,
     )

@@ -27,13 +27,15 @@ class Result:
     confirmation_link: str | None = field(default=None, repr=False)
     signed_bytes: bytes | None = field(default=None, repr=False)
     sender: str | None = field(default=None, repr=False)
+    # How the message reached us (see ``message.route``): direct, gmail, outlook, auto-forward or by-hand
+    route: str | None = field(default=None, repr=False)
 
     def public(self) -> dict[str, str | None]:
         data = asdict(self)
-        for private in ("confirmation_link", "signed_bytes", "sender"):
+        for private in ("confirmation_link", "signed_bytes", "sender", "route"):
             data.pop(private)
         return data
 
 
-def other(reason: str, *, forwarded_by: str | None = None) -> Result:
-    return Result(kind=OTHER, reason=reason, forwarded_by=forwarded_by)
+def other(reason: str, *, forwarded_by: str | None = None, route: str | None = None) -> Result:
+    return Result(kind=OTHER, reason=reason, forwarded_by=forwarded_by, route=route)

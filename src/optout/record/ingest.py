@@ -196,7 +196,8 @@ def _listed_today(conn: Connection, account_id: int) -> int:
 
 
 MESSAGE_COLUMNS = ("account_id", "sha256", "raw", "size", "source", "mail_from", "rcpt", "peer",
-                   "received_at", "kind", "outcome", "reason", "order_id", "dkim", "dkim_domain")
+                   "received_at", "kind", "outcome", "reason", "order_id", "dkim", "dkim_domain", "route",
+                   "marketplace")
 
 
 def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
@@ -211,7 +212,7 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
         first[key] = index
         rows.append((key[0], key[1], inbound.raw, len(inbound.raw), inbound.source, storable(inbound.mail_from),
                      storable(inbound.rcpt), storable(inbound.peer), now, result.kind, "new", result.reason, result.order_id,
-                     item.dkim[0], item.dkim[1]))
+                     item.dkim[0], item.dkim[1], _route(inbound, result), result.marketplace))
     ids: list[int | None] = [None] * len(items)
     inserted = bulk.insert(conn, table="message", columns=MESSAGE_COLUMNS, rows=rows,
                            tail=sql.MESSAGE_ONCE, returning="id, account_id, sha256")
@@ -220,10 +221,15 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
     return ids
 
 
+def _route(inbound: Inbound, result: Result) -> str | None:
+    return "backfill" if inbound.source == "backfill" else result.route
+
+
 def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Applied | None]]) -> None:
     """The verdict and outcome on each message row (a retry may change the verdict too)."""
     rows = [(item.result.kind, str(outcome.outcome), outcome.reason, item.result.order_id, item.dkim[0],
-             item.dkim[1], message_id) for message_id, item, outcome in done if outcome is not None]
+             item.dkim[1], _route(item.inbound, item.result), item.result.marketplace, message_id)
+            for message_id, item, outcome in done if outcome is not None]
     if rows:
         conn.exec_driver_sql(sql.marks(sql.MESSAGE_VERDICT, conn.dialect.name), rows)
 

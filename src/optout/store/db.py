@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from optout.config import Settings
 
 # The newest migration; a test checks it against the migrations folder.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from optout.clock import utcnow
 
-__all__ = ["Account", "AccountDay", "ApiKey", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Refusal", "Report", "utcnow"]
+__all__ = ["Account", "AccountDay", "ApiKey", "Confirmation", "Entry", "Event", "ExportRun", "ImportRun", "Message", "Refusal", "Report", "SignInLink", "WebSession", "utcnow"]
 
 
 class Account(SQLModel, table=True):
@@ -88,6 +88,10 @@ class Message(SQLModel, table=True):
     order_id: str | None = Field(default=None, max_length=19)
     dkim: str | None = Field(default=None, max_length=10)
     dkim_domain: str | None = Field(default=None, max_length=255)
+    # How it reached us: direct (from Amazon), gmail or outlook (a forwarding rule), auto-forward
+    # (another), by-hand (forwarded by a person), backfill; the seller page's setup checklist
+    route: str | None = Field(default=None, max_length=12)
+    marketplace: str | None = Field(default=None, max_length=40)
 
 
 class Report(SQLModel, table=True):
@@ -174,6 +178,31 @@ class ExportRun(SQLModel, table=True):
     rows: int
     sha256: str = Field(max_length=64)
     path: str | None = None
+
+
+class SignInLink(SQLModel, table=True):
+    """A sign-in link for a seller's page (``optout accounts link``); only its SHA-256 is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    digest: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    expires_at: datetime = Field(sa_type=DateTime())
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime())
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie's SHA-256, and what it was opened with (a link or a key),
+    so that revoking either ends the session too."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64, unique=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id")  # None: the operator (admin key)
+    link_id: int | None = Field(default=None, foreign_key="signinlink.id")
+    key_id: int | None = Field(default=None, foreign_key="apikey.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    expires_at: datetime = Field(sa_type=DateTime())
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime())
 
 
 def table(model: type[SQLModel]) -> Table:

@@ -107,7 +107,7 @@ REFUSALS_ADD = ("ON CONFLICT (day, client) DO UPDATE SET refused = refusal.refus
                 "blocked = refusal.blocked + excluded.blocked")
 
 MESSAGE_VERDICT = ("UPDATE message SET kind = ?, outcome = ?, reason = ?, order_id = ?, dkim = ?, "
-                   "dkim_domain = ? WHERE id = ?")
+                   "dkim_domain = ?, route = ?, marketplace = ? WHERE id = ?")
 REVIEW_COUNTS = ("SELECT outcome, count(*) FROM message WHERE outcome IN ('quarantined', 'unverified', 'held') "
                  "GROUP BY outcome")
 EXPORT_RUN = "INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (?, ?, ?, ?, ?)"
