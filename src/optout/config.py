@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # With --no-http, /metrics alone on this port (on http_host), so that the SMTP side's
     # metrics can be scraped when the HTTP side runs as a process of its own
     metrics_port: int | None = Field(None, ge=1, le=65535)
+    # Where sellers reach the HTTP side, for the sign-in links `optout accounts link` prints
+    # (behind the TLS proxy: https://optout.example.com); default: http://http_host:http_port
+    public_url: str | None = None
     http_db_connections: int = Field(16, gt=0)  # the HTTP side's pooled database connections
     # The changes feed serves a change only once it is this old, so that a transaction that
     # commits up to this long after its timestamp (a big import) is not skipped by a cursor.
@@ -115,6 +118,11 @@ class Settings(BaseSettings):
     def url(self) -> str:
         """The database URL in force."""
         return self.database_url or f"sqlite:///{self.data_dir / 'optout.db'}"
+
+    @property
+    def base_url(self) -> str:
+        """The HTTP side's address as sellers reach it, without a trailing slash."""
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
 
     @property
     def exports(self) -> Path:

@@ -11,7 +11,6 @@ import socket
 import httpx
 
 from optout.store.db import SCHEMA_REVISION
-
 from smtp_server import free_port
 from waiting import until
 from web import LISTED, problem

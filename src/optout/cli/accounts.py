@@ -136,3 +136,38 @@ def revoke(
     record = {"slug": slug, "withdrawn_reports": done["reports"], "entries_touched": done["entries"],
               "entries_removed": done["removed"]}
     show_record(record, as_json=as_json)
+
+
+@app.command("link")
+@guarded
+def link(
+    slug: SlugArg,
+    valid: Annotated[str, typer.Option("--valid", help="How long the link works: 30m, 12h, 7d, 2w (at most 90d).")] = "7d",
+    as_json: JsonOption = False,
+) -> None:
+    """Print a sign-in link to the account's page (public_url sets where it points); send it to the seller."""
+    from optout.consult.lookup import iso
+    from optout.record import accounts, signin
+
+    cfg = settings()
+    valid_for = signin.duration(valid)
+    with transaction(cfg) as conn:
+        account = accounts.get(conn, slug=slug)
+        token, expires = signin.create_link(conn, account_id=account["id"], valid=valid_for)
+    url = f"{cfg.base_url}/signin/{token}"
+    if as_json:
+        emit_json({"slug": slug, "url": url, "expires_at": iso(expires)})
+    else:
+        typer.echo(url)
+
+
+@app.command("unlink")
+@guarded
+def unlink(slug: SlugArg, as_json: JsonOption = False) -> None:
+    """Withdraw every sign-in link of the account; browsers signed in with them are signed out."""
+    from optout.record import accounts, signin
+
+    with transaction(settings()) as conn:
+        account = accounts.get(conn, slug=slug)
+        count = signin.revoke_links(conn, account_id=account["id"])
+    show_record({"slug": slug, "links_withdrawn": count}, as_json=as_json)

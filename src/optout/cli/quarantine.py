@@ -95,3 +95,15 @@ def accept(message_id: IdArg, as_json: JsonOption = False) -> None:
         done = quarantine.accept(conn, message_id=message_id, verifier=trust.Verifier(cfg))
     row = {"id": message_id, "outcome": done.outcome, "reason": done.reason}
     say(row, f"{message_id}\t{done.outcome}\t{done.reason}", as_json=as_json)
+
+
+@app.command("reject")
+@guarded
+def reject(message_id: IdArg, as_json: JsonOption = False) -> None:
+    """Take a held, unverified or unrecognised message out of review without listing anything."""
+    from optout.record import quarantine
+
+    with transaction(settings()) as conn:
+        done = quarantine.reject(conn, message_id=message_id)
+    row = {"id": message_id, "outcome": done.outcome, "reason": done.reason}
+    say(row, f"{message_id}\t{done.outcome}\t{done.reason}", as_json=as_json)

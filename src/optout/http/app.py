@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from optout.config import Settings
 from optout.consult import lookup
 from optout.errors import OptoutError
-from optout.http import accounts, lists, lookups, metrics, problems
+from optout.http import accounts, lists, lookups, metrics, pages, problems
 from optout.http.auth import Keys
 from optout.store import db, sql
 
@@ -161,6 +161,7 @@ def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None)
     lookups.install(app, store, keys)
     lists.install(app, store, keys)
     accounts.install(app, store, keys)
+    pages.install(app, store)
 
     @app.get("/healthz", summary="The process is up", response_class=PlainTextResponse)
     def healthz() -> str:

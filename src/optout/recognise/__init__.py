@@ -20,6 +20,7 @@ __all__ = ["Result", "parse"]
 MAX_BYTES = 64 * 1024 * 1024
 _AUTO_FORWARD_HEADERS = frozenset({"x-forwarded-to", "x-forwarded-for", "resent-from",
                                    "x-ms-exchange-organization-autoforwarded"})
+_OUTLOOK_RULE_HEADERS = frozenset({"x-ms-exchange-inbox-rules-loop", "x-ms-exchange-organization-autoforwarded"})
 _GMAIL_CODE = re.compile(r"\(#(\d{6,12})\)")
 _BODY_CODE = re.compile(r"(?:confirmation code|code de confirmation|bestätigungscode)\s{0,8}:?\s{0,8}(\d{6,12})", re.I)
 _GMAIL_LINK = re.compile(r"https://(?:mail-settings\.google\.com|mail\.google\.com)/\S+")
@@ -122,18 +123,16 @@ def _delivery(msg: Message, sender: str | None) -> tuple[str, str | None]:
 
 
 def _route(msg: Message, how: str) -> str:
-    """The route for the seller's setup checklist: which forwarding rule (Gmail's adds
-    X-Forwarded-For/-To, Exchange's its own headers) or whether a person forwarded it."""
-    if how == "direct":
-        return "direct"
-    if how != "auto-forward":
-        return "by-hand"
+    """The route for the seller's setup checklist: which forwarding rule passed it on (Exchange
+    marks what its rules send, Gmail adds X-Forwarded-For/-To), else direct or by a person."""
     names = {name.lower() for name in msg.keys()}
-    if any(name.startswith("x-ms-exchange-") for name in names):
+    if not names.isdisjoint(_OUTLOOK_RULE_HEADERS):
         return "outlook"
     if "x-forwarded-for" in names or "x-forwarded-to" in names:
         return "gmail"
-    return "auto-forward"
+    if how in ("direct", "auto-forward"):
+        return how
+    return "by-hand"
 
 
 def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str) -> Iterator[Layer]:

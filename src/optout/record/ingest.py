@@ -59,6 +59,7 @@ class Outcome(StrEnum):
     QUARANTINED = "quarantined"  # not recognised: kept for review
     UNVERIFIED = "unverified"  # a notice whose DKIM did not pass, with trust = dkim
     HELD = "held"  # a notice past the account's daily volume guard
+    REJECTED = "rejected"  # taken out of review by an operator: not listed
 
 
 REVIEW = (Outcome.QUARANTINED, Outcome.UNVERIFIED, Outcome.HELD)  # what waits for a person

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from optout.errors import OptoutError
 from optout.recognise import parse
@@ -44,6 +44,16 @@ def accept(conn: Connection, *, message_id: int, verifier: Any) -> ingest.Applie
     if item.result.kind != "optout_notice":
         raise OptoutError(f"message {message_id} is not an opt-out notice ({item.result.reason})")
     return ingest.act(conn, message_id=message_id, item=item, policy=ingest.Policy(), force=True)
+
+
+def reject(conn: Connection, *, message_id: int) -> ingest.Applied:
+    """Take a message out of review without listing anything (a held burst that was wrong, say);
+    the message and its raw bytes stay, and the reason says who decided."""
+    row = _reviewable(conn, message_id)
+    reason = f"rejected by the operator; was {row['outcome']}: {row['reason']}"
+    conn.execute(update(MESSAGE).where(MESSAGE.c.id == message_id)
+                 .values(outcome=str(ingest.Outcome.REJECTED), reason=reason[:500]))
+    return ingest.Applied(message_id, ingest.Outcome.REJECTED, reason)
 
 
 def _item(row: dict[str, Any], verifier: Any) -> ingest.Item:

@@ -1,0 +1,146 @@
+"""What the seller pages show: an account's setup checklist, its last messages, its entries and
+its quarantine; and for the operator, every account, the quarantine by reason, the last export
+and what waits for a decision. Plain rows; the words a person reads are in the templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select
+
+from optout.recognise.notice import UNKNOWN_LANGUAGE
+from optout.recognise.result import NOTICE
+from optout.record import accounts, ingest
+from optout.store.models import Account, Entry, ExportRun, Message, Report, table
+
+MESSAGE = table(Message)
+ENTRY = table(Entry)
+REPORT = table(Report)
+ACCOUNT = table(Account)
+EXPORT_RUN = table(ExportRun)
+REVIEW = tuple(str(o) for o in ingest.REVIEW)
+DECIDE = ("held", "unverified")  # what the operator accepts or rejects
+HEADERS_SHOWN = 32 * 1024  # bytes of a raw message's header block shown on the page
+
+
+def checklist(conn: Connection, *, account_id: int) -> dict[str, Any]:
+    """Per route, what actually arrived: the last message by it, and for direct notices whether
+    Amazon's signature verified and which marketplaces they came from."""
+    mine = MESSAGE.c.account_id == account_id
+    last = dict(conn.execute(select(MESSAGE.c.route, func.max(MESSAGE.c.received_at))
+                             .where(mine, MESSAGE.c.route.is_not(None)).group_by(MESSAGE.c.route)).all())
+    verified = conn.execute(select(func.max(MESSAGE.c.received_at))
+                            .where(mine, MESSAGE.c.route == "direct", MESSAGE.c.dkim == "pass")).scalar()
+    markets = conn.execute(select(MESSAGE.c.marketplace).distinct()
+                           .where(mine, MESSAGE.c.route == "direct", MESSAGE.c.kind == NOTICE,
+                                  MESSAGE.c.marketplace.is_not(None))).scalars()
+    gmail_notice = conn.execute(select(func.max(MESSAGE.c.received_at))
+                                .where(mine, MESSAGE.c.route == "gmail", MESSAGE.c.kind != "forwarding_confirmation")).scalar()
+    return {
+        "direct": last.get("direct"), "direct_verified": verified, "marketplaces": sorted(markets),
+        "gmail": gmail_notice, "pending": waiting_confirmations(conn, account_id=account_id, since=gmail_notice),
+        "outlook": last.get("outlook"), "other_rule": last.get("auto-forward"),
+        "by_hand": last.get("by-hand"), "backfill": last.get("backfill"),
+    }
+
+
+def waiting_confirmations(conn: Connection, *, account_id: int, since: Any) -> list[dict[str, Any]]:
+    """Gmail confirmations with no auto-forwarded mail after them: the forward is not confirmed yet."""
+    found = accounts.confirmations(conn, account_id=account_id)
+    return [c for c in found if since is None or c["received_at"] > since]
+
+
+def messages(conn: Connection, *, account_id: int, page: int, size: int) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the account's messages, newest first, and whether there are older ones."""
+    rows = conn.execute(
+        select(MESSAGE.c.id, MESSAGE.c.received_at, MESSAGE.c.kind, MESSAGE.c.outcome, MESSAGE.c.reason,
+               MESSAGE.c.order_id, MESSAGE.c.route, MESSAGE.c.marketplace)
+        .where(MESSAGE.c.account_id == account_id)
+        .order_by(MESSAGE.c.received_at.desc(), MESSAGE.c.id.desc()).offset((page - 1) * size).limit(size + 1)
+    ).mappings().all()
+    return [dict(r) for r in rows[:size]], len(rows) > size
+
+
+def _entries_query(account_id: int, search: str | None) -> Any:
+    live = (REPORT.c.account_id == account_id) & REPORT.c.withdrawn_at.is_(None)
+    mine = or_(ENTRY.c.value.in_(select(REPORT.c.order_id).where(live, REPORT.c.order_id.is_not(None))),
+               ENTRY.c.value.in_(select(REPORT.c.buyer_email).where(live, REPORT.c.buyer_email.is_not(None))))
+    query = select(ENTRY.c.kind, ENTRY.c.value, ENTRY.c.status, ENTRY.c.marketplace, ENTRY.c.first_seen,
+                   ENTRY.c.last_seen).where(mine)
+    if search:
+        query = query.where(ENTRY.c.value.contains(search.strip().lower(), autoescape=True))
+    return query.order_by(ENTRY.c.last_seen.desc(), ENTRY.c.id.desc())
+
+
+def entries(conn: Connection, *, account_id: int, search: str | None, page: int,
+            size: int) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the entries the account's own reports support (order IDs and buyers)."""
+    rows = conn.execute(_entries_query(account_id, search).offset((page - 1) * size).limit(size + 1)).mappings().all()
+    return [dict(r) for r in rows[:size]], len(rows) > size
+
+
+def all_entries(conn: Connection, *, account_id: int, search: str | None) -> Iterator[dict[str, Any]]:
+    """Every entry of the account, for the CSV download, read in a stream."""
+    for row in conn.execution_options(stream_results=True, yield_per=1000).execute(_entries_query(account_id, search)).mappings():
+        yield dict(row)
+
+
+def quarantine(conn: Connection, *, account_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
+    """What waits for review (of one account, or all), newest first, with each message's headers."""
+    query = select(MESSAGE.c.id, MESSAGE.c.account_id, MESSAGE.c.received_at, MESSAGE.c.outcome, MESSAGE.c.reason,
+                   MESSAGE.c.route, func.substr(MESSAGE.c.raw, 1, HEADERS_SHOWN).label("head"),
+                   ACCOUNT.c.slug).join(ACCOUNT, ACCOUNT.c.id == MESSAGE.c.account_id, isouter=True)
+    query = query.where(MESSAGE.c.outcome.in_(REVIEW))
+    if account_id is not None:
+        query = query.where(MESSAGE.c.account_id == account_id)
+    rows = conn.execute(query.order_by(MESSAGE.c.id.desc()).limit(limit)).mappings().all()
+    return [{**{k: v for k, v in r.items() if k != "head"}, "headers": header_text(r["head"])} for r in rows]
+
+
+def header_text(raw: bytes | None) -> str:
+    """A message's header block as text to show (never to render): unfolded as sent, non-UTF-8
+    bytes replaced. Empty when the raw message was purged."""
+    if not raw:
+        return ""
+    head = bytes(raw).replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    parsed = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n")
+    return "\n".join(f"{name}: {value}" for name, value in parsed.items()) if len(parsed) else head.decode("utf-8", "replace")
+
+
+def in_account(conn: Connection, *, message_id: int, account_id: int | None) -> bool:
+    """Whether the message is in review and (unless the viewer is the operator) the account's."""
+    query = select(MESSAGE.c.id).where(MESSAGE.c.id == message_id, MESSAGE.c.outcome.in_(REVIEW))
+    if account_id is not None:
+        query = query.where(MESSAGE.c.account_id == account_id)
+    return conn.execute(query).first() is not None
+
+
+def overview(conn: Connection) -> dict[str, Any]:
+    """The operator's page: accounts, the quarantine by reason, the last export, what waits."""
+    notices = MESSAGE.c.kind == NOTICE
+    per_account = conn.execute(
+        select(ACCOUNT.c.slug, ACCOUNT.c.name, ACCOUNT.c.enabled,
+               func.max(MESSAGE.c.received_at).filter(notices).label("last_notice"),
+               func.count(MESSAGE.c.id).filter(notices).label("notices"),
+               func.count(MESSAGE.c.id).filter(MESSAGE.c.outcome.in_(REVIEW)).label("in_review"))
+        .join(MESSAGE, MESSAGE.c.account_id == ACCOUNT.c.id, isouter=True)
+        .group_by(ACCOUNT.c.id, ACCOUNT.c.slug, ACCOUNT.c.name, ACCOUNT.c.enabled).order_by(ACCOUNT.c.slug)
+    ).mappings().all()
+    reasons = conn.execute(select(MESSAGE.c.reason, func.count()).where(MESSAGE.c.outcome == "quarantined")
+                           .group_by(MESSAGE.c.reason)).all()
+    # an unknown language first: the one reason that means real notices are being missed
+    by_reason = sorted(((r or "", int(n)) for r, n in reasons), key=lambda rn: (rn[0] != UNKNOWN_LANGUAGE, -rn[1], rn[0]))
+    last_export = conn.execute(select(EXPORT_RUN.c.at, EXPORT_RUN.c.format, EXPORT_RUN.c.rows, EXPORT_RUN.c.path)
+                               .order_by(EXPORT_RUN.c.id.desc()).limit(1)).mappings().first()
+    waiting = conn.execute(
+        select(MESSAGE.c.id, MESSAGE.c.received_at, MESSAGE.c.outcome, MESSAGE.c.reason, MESSAGE.c.order_id,
+               ACCOUNT.c.slug).join(ACCOUNT, ACCOUNT.c.id == MESSAGE.c.account_id, isouter=True)
+        .where(MESSAGE.c.outcome.in_(DECIDE)).order_by(MESSAGE.c.id.desc()).limit(200)
+    ).mappings().all()
+    return {"accounts": [dict(a) for a in per_account], "by_reason": by_reason,
+            "last_export": dict(last_export) if last_export else None, "waiting": [dict(w) for w in waiting],
+            "unknown_language": UNKNOWN_LANGUAGE}

@@ -1,0 +1,102 @@
+"""Who is at the browser: the session cookie, the CSRF token every form carries, and the limit
+on failed sign-ins.
+
+CSRF uses a double-submit token: a random ``optout_csrf`` cookie (HttpOnly, SameSite=Strict) that
+every form repeats in a hidden field. Another site can make a browser post a form, but it can
+neither read that cookie nor set it, so it cannot repeat it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import defaultdict, deque
+from typing import TYPE_CHECKING
+
+from fastapi import Request, Response
+
+from optout.http.render import PageError
+from optout.record import signin
+
+if TYPE_CHECKING:
+    from optout.http.app import Store
+
+SESSION_COOKIE = "optout_session"
+CSRF_COOKIE = "optout_csrf"
+
+
+def secure(request: Request) -> bool:
+    """Served over TLS, here or at the proxy in front (which says so in X-Forwarded-Proto)."""
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
+
+
+def viewer(store: Store, request: Request) -> signin.Viewer | None:
+    """The signed-in viewer, or None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    with store.reading() as conn:
+        return signin.session(conn, token=token)
+
+
+def remember(request: Request, response: Response, token: str, seconds: int) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=max(1, seconds), path="/", httponly=True,
+                        samesite="lax", secure=secure(request))
+
+
+def forget(request: Request, response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure(request))
+
+
+def csrf_token(request: Request) -> str:
+    """The browser's CSRF token (made now if it has none; ``issue`` sets the cookie)."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf", None) or secrets.token_urlsafe(24)
+    request.state.csrf = token
+    return token
+
+
+def issue(request: Request, response: Response) -> None:
+    if request.cookies.get(CSRF_COOKIE) != request.state.csrf:
+        response.set_cookie(CSRF_COOKIE, request.state.csrf, path="/", httponly=True, samesite="strict",
+                            secure=secure(request))
+
+
+async def check_csrf(request: Request) -> None:
+    """A posted form must repeat the CSRF cookie; else 403, saying how to go on."""
+    form = await request.form()
+    sent, cookie = form.get("csrf"), request.cookies.get(CSRF_COOKIE)
+    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
+        raise PageError(403, "This form has expired",
+                        "The page was open too long, or came from another site. Go back, reload the page "
+                        "and try again.")
+
+
+class SignInLimit:
+    """At most ``failures`` failed sign-ins per client address in ``window`` seconds; after
+    that, 429 until the oldest failure leaves the window. Kept in memory: a restart forgets it,
+    which costs a guesser nothing worth having against 192-bit links and 160-bit keys."""
+
+    def __init__(self, failures: int = 10, window: float = 900.0) -> None:
+        self.failures, self.window = failures, window
+        self.seen: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def check(self, client: str) -> None:
+        recent = self._recent(client)
+        if len(recent) >= self.failures:
+            wait = int(recent[0] + self.window - time.monotonic()) + 1
+            raise PageError(429, "Too many tries", f"Too many sign-ins failed from your address. Wait "
+                            f"{max(1, wait // 60)} minutes, then use the newest link you were sent.",
+                            headers={"Retry-After": str(wait)})
+
+    def failed(self, client: str) -> None:
+        self._recent(client).append(time.monotonic())
+        if len(self.seen) > 100_000:  # a flood of addresses: forget the oldest half, not the memory
+            for stale in list(self.seen)[: len(self.seen) // 2]:
+                del self.seen[stale]
+
+    def _recent(self, client: str) -> deque[float]:
+        recent = self.seen[client]
+        while recent and recent[0] < time.monotonic() - self.window:
+            recent.popleft()
+        return recent

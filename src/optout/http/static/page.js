@@ -1,0 +1,24 @@
+// The little the pages do with JavaScript: times in the viewer's zone, and copy buttons.
+// Without it, times read in UTC and the address is selected by hand.
+"use strict";
+document.querySelectorAll("time[datetime]").forEach(function (el) {
+  var when = new Date(el.getAttribute("datetime"));
+  if (!isNaN(when)) {
+    el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+});
+document.querySelectorAll("button[data-copy]").forEach(function (button) {
+  var field = document.getElementById(button.getAttribute("data-copy"));
+  var said = button.parentElement.querySelector(".copied");
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    field.select();
+    var done = function () { if (said) { said.textContent = "Copied"; } };
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+});
