@@ -180,11 +180,13 @@ def listener(account, request):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def serve(cli, account, tmp_path):  # noqa: ANN001, ANN201
-    """`optout serve` (SMTP and HTTP) on the test database, the account `acme` registered."""
+def serve(cli, account, tmp_path, request):  # noqa: ANN001, ANN201
+    """`optout serve` (SMTP and HTTP) on the test database, the account `acme` registered;
+    settings from the test's ``serve`` marker."""
     from web import start_serve, stop_serve
 
-    server, proc = start_serve(tmp_path)
+    marker = request.node.get_closest_marker("serve")
+    server, proc = start_serve(tmp_path, **(marker.kwargs if marker else {}))
     yield server
     stop_serve(proc)
 
@@ -199,3 +201,36 @@ def web(cli, serve):  # noqa: ANN001, ANN201
     key = mint(cli, "read", "acme")
     with serve.client() as client:
         yield client, key
+
+
+@pytest.fixture
+def site(cli, serve, monkeypatch):  # noqa: ANN001, ANN201
+    """The seller pages of `optout serve`; `optout accounts link` prints links to it."""
+    from browser import Site
+
+    monkeypatch.setenv("OPTOUT_PUBLIC_URL", serve.base)
+    return Site(serve, cli)
+
+
+@pytest.fixture(scope="session")
+def chromium():  # noqa: ANN201
+    """Debian's Chromium, headless, driven by Playwright (one for the whole run)."""
+    path = require_tool("chromium", "chromium")
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser(chromium):  # noqa: ANN001, ANN201
+    """A fresh browser profile (no cookies) with one tab; more with ``browser.context.new_page()``."""
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

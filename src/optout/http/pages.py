@@ -149,14 +149,13 @@ def install(app: FastAPI, store: Store) -> None:
     def entries_csv(request: Request, slug: str) -> Response:
         may_see(request, slug)
         search = (request.query_params.get("q") or "").strip()[:320] or None
-        with store.reading() as conn:
-            account_id = _account(conn, slug)["id"]
+        with store.reading() as conn:  # read before answering: a database error is a 503, not a cut file
+            found = list(seller.all_entries(conn, account_id=_account(conn, slug)["id"], search=search))
 
         def rows() -> Iterator[str]:
-            with store.reading() as conn:
-                yield _csv_line(CSV_FIELDS)
-                for entry in seller.all_entries(conn, account_id=account_id, search=search):
-                    yield _csv_line([entry[f] if "seen" not in f else iso(entry[f]) for f in CSV_FIELDS])
+            yield _csv_line(CSV_FIELDS)
+            for entry in found:
+                yield _csv_line([entry[f] if "seen" not in f else iso(entry[f]) for f in CSV_FIELDS])
 
         headers = {**HEADERS, "Content-Disposition": f'attachment; filename="optout-{slug}-entries.csv"'}
         return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
