@@ -8,6 +8,8 @@ import json
 import os
 import re
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,12 +75,13 @@ class Site:
         with smtplib.SMTP("127.0.0.1", self.serve.smtp_port, timeout=30) as smtp:
             smtp.sendmail("sender@example.net", [self.address(slug)], raw)
 
-    def signed_in(self, url: str, **headers: str) -> httpx.Client:
+    @contextmanager
+    def signed_in(self, url: str) -> Iterator[httpx.Client]:
         """An httpx client that opened the sign-in link ``url`` (holds its cookies)."""
-        client = httpx.Client(base_url=self.base, timeout=30, headers=headers)
-        answer = client.get(url)
-        assert answer.status_code == 303, answer.text
-        return client
+        with httpx.Client(base_url=self.base, timeout=30) as client:
+            answer = client.get(url)
+            assert answer.status_code == 303, answer.text
+            yield client
 
 
 def csrf_of(html: str) -> str:
