@@ -165,3 +165,23 @@ def test_cli_link_and_unlink(cli, account, monkeypatch) -> None:  # noqa: ANN001
     cli("accounts", "link", "acme")
     withdrawn = json.loads(cli("accounts", "unlink", "acme", "--json").stdout)
     assert withdrawn == {"slug": "acme", "links_withdrawn": 2}
+
+
+def test_overview_puts_an_unknown_language_first_and_shows_the_last_export(site, tmp_path) -> None:
+    """Two ordinary unrecognised messages and one possible notice in an unknown language: the
+    unknown language is listed first all the same, with what to do. The last export is shown."""
+    site.send(NOT_A_NOTICE)
+    site.send(NOT_A_NOTICE.replace(b"nothing", b"still nothing"))
+    site.send(as_bytes(notice("en", "404-1111111-2222222", sender="donotreply@amazon.it", msgid="<it@amazon.it>"))
+              .replace(b"We were unable to deliver", b"Non siamo riusciti a consegnare"))
+    assert site.cli("export", "--format", "csv", "--output-dir", str(tmp_path / "out")).exit_code == 0
+    with httpx.Client(base_url=site.base) as admin:
+        token = csrf_of(admin.get("/signin").text)
+        admin.post("/signin", data={"csrf": token, "key": mint(site.cli, "admin")})
+        page = admin.get("/admin").text
+    reasons = page.split('id="reasons-h"')[1].split("</ul>")[0]
+    assert reasons.index("possible notice in an unknown language") < reasons.index("no order ID")
+    assert "<strong>1</strong> possible notice in an unknown language: real notices may be missed" in reasons
+    assert "<strong>2</strong> no order ID" in reasons
+    last_export = page.split('id="export-h"')[1]
+    assert "No export has been written yet" not in last_export and "csv" in last_export
