@@ -185,3 +185,37 @@ def test_overview_puts_an_unknown_language_first_and_shows_the_last_export(site,
     assert "<strong>2</strong> no order ID" in reasons
     last_export = page.split('id="export-h"')[1]
     assert "No export has been written yet" not in last_export and "csv" in last_export
+
+
+def test_each_account_sees_its_own_keys_only(site) -> None:
+    """The account page lists the account's keys by their first characters; another account's
+    keys, and the operator's, are not on it; no key is ever shown whole."""
+    site.cli("accounts", "add", "rival")
+    mine, theirs, admin = mint(site.cli, "read", "acme"), mint(site.cli, "write", "rival"), mint(site.cli, "admin")
+    with site.signed_in(site.link("acme")) as client:
+        page = client.get("/account/acme").text
+    keys = page.split('id="keys-h"')[1]
+    assert mine[:10] in keys and mine not in keys
+    assert theirs[:10] not in page and admin[:10] not in page
+
+
+def test_a_database_outage_is_a_page_that_says_to_try_again(site, database_url) -> None:
+    """The database file moved away under a signed-in seller: a 503 page saying to reload in a
+    minute (never a 500, never a JSON document on a page); back, and the page is back."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only: the API's outage tests cut PostgreSQL")
+    import os
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    from waiting import until
+
+    path = Path(urlsplit(database_url).path)
+    with site.signed_in(site.link()) as client:
+        assert client.get("/account/acme").status_code == 200
+        os.replace(path, path.with_name("aside.db"))
+        down = client.get("/account/acme")
+        assert down.status_code == 503 and "Try again in a minute" in down.text
+        assert down.headers["content-type"].startswith("text/html") and down.headers["retry-after"] == "5"
+        os.replace(path.with_name("aside.db"), path)
+        until(lambda: client.get("/account/acme").status_code == 200, what="the page to come back", timeout=30)

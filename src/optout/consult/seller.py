@@ -14,13 +14,14 @@ from sqlalchemy import Connection, func, or_, select
 from optout.recognise.notice import UNKNOWN_LANGUAGE
 from optout.recognise.result import NOTICE
 from optout.record import accounts, ingest
-from optout.store.models import Account, Entry, ExportRun, Message, Report, table
+from optout.store.models import Account, ApiKey, Entry, ExportRun, Message, Report, table
 
 MESSAGE = table(Message)
 ENTRY = table(Entry)
 REPORT = table(Report)
 ACCOUNT = table(Account)
 EXPORT_RUN = table(ExportRun)
+KEY = table(ApiKey)
 REVIEW = tuple(str(o) for o in ingest.REVIEW)
 DECIDE = ("held", "unverified")  # what the operator accepts or rejects
 HEADERS_SHOWN = 32 * 1024  # bytes of a raw message's header block shown on the page
@@ -109,6 +110,13 @@ def header_text(raw: bytes | None) -> str:
     head = bytes(raw).replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
     parsed = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n")
     return "\n".join(f"{name}: {value}" for name, value in parsed.items()) if len(parsed) else head.decode("utf-8", "replace")
+
+
+def keys(conn: Connection, *, account_id: int) -> list[dict[str, Any]]:
+    """The account's API keys as the page lists them: the first characters only, never a hash."""
+    query = (select(KEY.c.prefix, KEY.c.scope, KEY.c.name, KEY.c.created_at, KEY.c.revoked_at)
+             .where(KEY.c.account_id == account_id).order_by(KEY.c.id.desc()))
+    return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def in_account(conn: Connection, *, message_id: int, account_id: int | None) -> bool:

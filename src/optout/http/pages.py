@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from optout.clock import utcnow
 from optout.consult import seller
 from optout.consult.lookup import iso
 from optout.errors import OptoutError
-from optout.http import session
+from optout.http import problems, session
 from optout.http.render import HEADERS, HERE, PageError, page
 from optout.record import accounts, quarantine, signin, trust
 from optout.record.signin import Viewer
@@ -26,6 +27,7 @@ from optout.record.signin import Viewer
 if TYPE_CHECKING:
     from optout.http.app import Store
 
+log = logging.getLogger("optout.http")
 PAGE_SIZE = 20
 CSV_FIELDS = ("kind", "value", "status", "marketplace", "first_seen", "last_seen")
 DONE = {"retried", "accepted", "rejected"}  # what a redirect after a form may report
@@ -45,6 +47,17 @@ def install(app: FastAPI, store: Store) -> None:
     async def _page_error(request: Request, exc: PageError) -> Response:
         response = show(request, "error.html", exc.status, title=exc.title, detail=exc.detail, signin=exc.signin)
         response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(problems.Unavailable)  # in place of the problem document, on the pages
+    async def _down(request: Request, exc: problems.Unavailable) -> Response:
+        if not _is_page(request.url.path):
+            return problems.unavailable(exc)
+        log.warning("page unavailable", extra={"fields": {"path": request.url.path, "why": str(exc)}})
+        response = show(request, "error.html", 503, title="Try again in a minute",
+                        detail="The list is not answering right now. Reload this page in a minute; if it "
+                               "goes on, tell the person who runs optout for you.", signin=False)
+        response.headers["Retry-After"] = "5"
         return response
 
     def signed_in(request: Request) -> Viewer:
@@ -75,6 +88,11 @@ def install(app: FastAPI, store: Store) -> None:
     def client(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
+    def failed(request: Request, how: str, why: str) -> None:
+        """Counted towards the limit, and logged with the client's address (as failed API keys are)."""
+        limit.failed(client(request))
+        log.warning("sign-in failed", extra={"fields": {"client": client(request), "with": how, "why": why}})
+
     def enter(request: Request, token: str, viewer: Viewer) -> RedirectResponse:
         response = RedirectResponse(home(viewer), status_code=303)
         seconds = int((viewer.expires_at - utcnow()).total_seconds())
@@ -99,7 +117,7 @@ def install(app: FastAPI, store: Store) -> None:
             with store.writing() as conn:
                 token, viewer = signin.open_with_key(conn, key=key)
         except signin.Refused as refused:
-            limit.failed(client(request))
+            failed(request, "key", str(refused))
             return show(request, "signin.html", 401, signed_out=False, error=str(refused))
         return enter(request, token, viewer)
 
@@ -110,7 +128,7 @@ def install(app: FastAPI, store: Store) -> None:
             with store.writing() as conn:
                 made, viewer = signin.open_with_link(conn, token=token)
         except signin.Refused as refused:
-            limit.failed(client(request))
+            failed(request, "link", str(refused))
             raise PageError(401, "This sign-in link does not work",
                             f"{refused} Ask the person who runs optout for you to send you a new link.",
                             signin=True) from None
@@ -142,6 +160,7 @@ def install(app: FastAPI, store: Store) -> None:
                 "notices": notices, "page": at, "older": older,
                 "entries": entries, "epage": entries_at, "more_entries": more, "search": search,
                 "held": seller.quarantine(conn, account_id=account["id"]),
+                "keys": seller.keys(conn, account_id=account["id"]),
             }
         return show(request, "account.html", 200, **context, done=_done(request))
 
@@ -220,6 +239,10 @@ def _account(conn: Any, slug: str) -> dict[str, Any]:
         return accounts.get(conn, slug=slug)
     except OptoutError:
         raise PageError(404, "No such account", f"There is no account {slug!r}.") from None
+
+
+def _is_page(path: str) -> bool:
+    return path == "/" or path.startswith(("/signin", "/signout", "/account/", "/admin"))
 
 
 def _page_number(request: Request, name: str) -> int:

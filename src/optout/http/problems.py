@@ -65,4 +65,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Unavailable)
     async def _down(request: Request, exc: Unavailable) -> JSONResponse:
-        return problem(503, f"the database cannot answer now ({exc}); try again", {"Retry-After": "5"})
+        return unavailable(exc)
+
+
+def unavailable(exc: Unavailable) -> JSONResponse:
+    return problem(503, f"the database cannot answer now ({exc}); try again", {"Retry-After": "5"})
