@@ -92,6 +92,12 @@ def auto_forward(raw: bytes, seller: str = SELLER) -> bytes:
     return (f"X-Forwarded-To: {INGEST}\r\nX-Forwarded-For: {seller} {INGEST}\r\n").encode() + raw
 
 
+def outlook_redirect(raw: bytes, seller: str = SELLER) -> bytes:
+    """An Outlook / Exchange rule's redirect: the original kept whole, Exchange's marks on top."""
+    return (f"X-MS-Exchange-Inbox-Rules-Loop: {seller}\r\n"
+            "X-MS-Exchange-Organization-AutoForwarded: true\r\n").encode() + raw
+
+
 def delivery_failure(index: int) -> bytes:
     """A mail server's bounce (multipart/report), the commonest thing that is not a notice."""
     msg = EmailMessage()

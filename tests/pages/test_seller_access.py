@@ -219,3 +219,32 @@ def test_a_database_outage_is_a_page_that_says_to_try_again(site, database_url) 
         assert down.headers["content-type"].startswith("text/html") and down.headers["retry-after"] == "5"
         os.replace(path.with_name("aside.db"), path)
         until(lambda: client.get("/account/acme").status_code == 200, what="the page to come back", timeout=30)
+
+
+@pytest.fixture
+def dkim_pinned(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+    """Amazon's test key pinned for the `optout serve` about to start (asked before `site`)."""
+    from signing import pinned
+
+    monkeypatch.setenv("OPTOUT_DKIM_KEYS_FILE", str(pinned(tmp_path / "dkim-keys.txt")))
+
+
+def test_the_checklist_follows_what_arrived(dkim_pinned, site) -> None:
+    """Before anything arrives every route says how to set it up; then a DKIM-signed notice
+    straight from Amazon, one redirected by an Outlook rule and one forwarded by hand each turn
+    their row to working, with the marketplaces seen."""
+    from mail import outlook_redirect, wrap_attached
+    from signing import sign
+
+    with site.signed_in(site.link()) as client:
+        before = client.get("/account/acme").text
+        assert before.count("Not seen yet") == 2 and "Not set up" in before and "5.7.520" in before
+        signed = sign(as_bytes(notice("en", "119-0000000-0000001", msgid="<c1@amazon.com>")))
+        site.send(signed)
+        site.send(outlook_redirect(sign(as_bytes(notice("en", "119-0000000-0000002", msgid="<c2@amazon.com>")))))
+        site.send(wrap_attached(as_bytes(notice("de", "119-0000000-0000003", msgid="<c3@amazon.de>"))))
+        after = client.get("/account/acme").text
+    rows = after.split('id="setup-h"')[1].split("</ul>")[0]
+    assert "with Amazon's signature checked" in rows and "Marketplaces seen: amazon.com." in rows
+    assert "Last notice forwarded by an Outlook rule" in rows and "5.7.520" not in rows
+    assert "Last notice forwarded by hand" in rows and "Not seen yet" not in rows

@@ -3,52 +3,27 @@ trust mode, the per-account volume guard, revoking an account, and tokens kept o
 
 from __future__ import annotations
 
-import base64
 import json
 import signal
 import smtplib
 from pathlib import Path
 
-import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 import mail
 from optout.config import load_settings
 from optout.recognise import parse
 from optout.record import trust
+from signing import AMAZON_KEY, AMAZON_TXT, EVIL_KEY, pinned, sign
 from smtp_server import free_port, subprocess_server
 
 ORDER = "112-4455667-7788990"
 
 
-def _keypair() -> tuple[bytes, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return private, f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
-
-
-AMAZON_KEY, AMAZON_TXT = _keypair()
-EVIL_KEY, EVIL_TXT = _keypair()
-
-
-def sign(raw: bytes, *, domain: str = "amazon.com", key: bytes = AMAZON_KEY, selector: str = "s1") -> bytes:
-    signature = dkim.sign(raw, selector.encode(), domain.encode(), key,
-                          include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
-    return signature + raw
-
-
 @pytest.fixture
 def keys_file(tmp_path: Path, monkeypatch) -> Path:
     """Pinned keys for amazon.com, amazonses.com and evil.example; set in OPTOUT_DKIM_KEYS_FILE."""
-    path = tmp_path / "dkim-keys.txt"
-    path.write_text("# pinned for the tests\n"
-                    f"s1._domainkey.amazon.com {AMAZON_TXT}\n"
-                    f"s1._domainkey.amazonses.com {AMAZON_TXT}\n"
-                    f"s1._domainkey.evil.example {EVIL_TXT}\n")
+    path = pinned(tmp_path / "dkim-keys.txt")
     monkeypatch.setenv("OPTOUT_DKIM_KEYS_FILE", str(path))
     return path
 
