@@ -153,7 +153,7 @@ def test_purge_drops_raw_bytes_and_keeps_evidence(cli, account, engine, notices:
     with engine.begin() as conn:
         conn.execute(text("UPDATE message SET received_at = '2020-01-01 00:00:00'"))
     result = json.loads(cli("purge", "--raw-older-than", "30", "--json").stdout)
-    assert result == {"purged": 1, "older_than_days": 30}
+    assert result == {"purged": 1, "older_than_days": 30, "sessions_purged": 0}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT raw FROM message")).scalar() is None
     assert cli("check", "112-4455667-7788990").exit_code == 0
@@ -187,3 +187,21 @@ def test_read_only_commands_never_wait_for_the_write_lock(cli, account, database
     _, err = export.communicate(timeout=60)
     assert export.returncode == 0, err
     assert target.read_text().count("\n") == 4  # header and three entries
+
+
+def test_purge_drops_ended_sessions_only(cli, account, engine) -> None:
+    """Sessions that expired or were signed out go; a live one stays and still opens the page."""
+    from optout.record import signin
+
+    with engine.begin() as conn:
+        token, _ = signin.create_link(conn, account_id=1, valid=signin.duration("1d"))
+        live, _ = signin.open_with_link(conn, token=token)
+        ended, _ = signin.open_with_link(conn, token=token)
+        signin.end(conn, token=ended)
+        expired, _ = signin.open_with_link(conn, token=token)
+        conn.execute(text("UPDATE websession SET expires_at = '2020-01-01 00:00:00' WHERE id = 3"))
+    assert json.loads(cli("purge", "--json").stdout)["sessions_purged"] == 2
+    with engine.connect() as conn:
+        assert signin.session(conn, token=live) is not None
+        assert signin.session(conn, token=ended) is None and signin.session(conn, token=expired) is None
+        assert conn.execute(text("SELECT count(*) FROM websession")).scalar() == 1

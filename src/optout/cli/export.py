@@ -103,11 +103,13 @@ def purge(
     raw_older_than: Annotated[int | None, typer.Option("--raw-older-than", min=1, help="Days; default: setting raw_retention_days.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Drop stored raw messages past the retention period; the evidence rows stay."""
+    """Drop stored raw messages past the retention period (the evidence rows stay), and
+    sign-in sessions that have ended."""
     from datetime import timedelta
 
     from sqlalchemy import update
 
+    from optout.record import signin
     from optout.store.models import Message, table, utcnow
 
     cfg = settings()
@@ -117,7 +119,8 @@ def purge(
     with transaction(cfg) as conn:
         purged = conn.execute(update(message).where(message.c.received_at < cutoff, message.c.raw.is_not(None))
                               .values(raw=None)).rowcount
+        sessions = signin.purge_sessions(conn)
     if as_json:
-        emit_json({"purged": purged, "older_than_days": days})
+        emit_json({"purged": purged, "older_than_days": days, "sessions_purged": sessions})
     else:
-        typer.echo(f"purged the raw bytes of {purged} message(s) older than {days} days")
+        typer.echo(f"purged the raw bytes of {purged} message(s) older than {days} days, and {sessions} ended sign-in session(s)")

@@ -137,6 +137,13 @@ def end(conn: Connection, *, token: str) -> None:
     conn.execute(update(SESSION).where(SESSION.c.digest == _session_digest(token)).values(ended_at=utcnow()))
 
 
+def purge_sessions(conn: Connection) -> int:
+    """Delete sessions that expired or were ended (they open nothing any more); links stay, as
+    the record of who was sent one."""
+    over = (SESSION.c.expires_at <= utcnow()) | SESSION.c.ended_at.is_not(None)
+    return conn.execute(SESSION.delete().where(over)).rowcount
+
+
 def _session_digest(token: str) -> str:
     # its own prefix, so a session cookie can never be presented as an API key or a link
     return hashlib.sha256(b"session:" + token.encode("ascii", "replace")).hexdigest()
