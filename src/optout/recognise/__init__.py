@@ -27,7 +27,10 @@ _GMAIL_LINK = re.compile(r"https://(?:mail-settings\.google\.com|mail\.google\.c
 _REQUESTER = re.compile(r"(?<!\S)([^\s@]{1,64}@[^\s@]{1,255})[ \t]{1,8}has requested")
 
 
-_ORDER_BYTES = re.compile(rb"\d{3}-\d{7}-\d{7}")
+# An order ID's tail, found by its first hyphen: a pattern that starts with a literal byte is
+# scanned for at memchr speed, where one starting with \d is tried at every byte (13 times
+# slower on the mix, and 8 % of all recognition time). The lookahead keeps overlapping candidates.
+_ORDER_TAIL = re.compile(rb"-(?=\d{7}-\d{7})")
 _QP_SOFT_BREAK = re.compile(rb"=\r?\n|=\r")
 _ENCODED_MARKS = (b"base64", b"BASE64", b"Base64", b"?b?", b"?B?")  # how mail spells them
 
@@ -69,10 +72,19 @@ def _worth_reading(raw: bytes) -> bool:
     base64 parts and encoded words can hide one, so those are always read in full, and so is
     anything from Google (forwarding verifications carry no order ID).
     """
-    if _ORDER_BYTES.search(raw) or b"google.com" in raw or _encoded(raw):
+    if _has_order_id(raw) or b"google.com" in raw or _encoded(raw):
         return True
     if b"=\n" in raw or b"=\r" in raw:
-        return _ORDER_BYTES.search(_QP_SOFT_BREAK.sub(b"", raw)) is not None
+        return _has_order_id(_QP_SOFT_BREAK.sub(b"", raw))
+    return False
+
+
+def _has_order_id(raw: bytes) -> bool:
+    """Whether ``raw`` holds ``\\d{3}-\\d{7}-\\d{7}`` (as the regex would find it, faster)."""
+    for found in _ORDER_TAIL.finditer(raw):
+        start = found.start()
+        if start >= 3 and raw[start - 3:start].isdigit():
+            return True
     return False
 
 
