@@ -64,7 +64,9 @@ def _check_batch(conn: Any, dialect: str, batch: list[Query], *, detail: bool) -
     values = list({q.value for q in batch})
     cursor = sql.run(conn.cursor(), dialect, sql.entries_by_value(len(values)), values)
     rows = {row[1]: row for row in cursor.fetchall()}
-    accounts = _reporting_accounts(conn, dialect, list(rows)) if detail and rows else {}
+    # only entries with reports have reporting accounts (an imported list's have none)
+    reported = [value for value, row in rows.items() if row[_COUNT]] if detail else []
+    accounts = _reporting_accounts(conn, dialect, reported) if reported else {}
     for query in batch:
         yield query, rows.get(query.value), accounts.get(query.value, [])
 
