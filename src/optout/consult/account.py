@@ -24,8 +24,7 @@ def summary(conn: Connection, *, slug: str, domain: str) -> dict[str, Any]:
         select(MESSAGE.c.received_at, MESSAGE.c.outcome, MESSAGE.c.reason, MESSAGE.c.order_id, MESSAGE.c.dkim)
         .where(mine, MESSAGE.c.kind == NOTICE).order_by(MESSAGE.c.received_at.desc()).limit(1)
     ).mappings().first()
-    waiting = [c for c in accounts.confirmations(conn, account_id=account["id"])
-               if last is None or c["received_at"] > last["received_at"]]
+    waiting = waiting_confirmations(conn, account_id=account["id"], since=last["received_at"] if last else None)
     counts: dict[str, int] = dict(conn.execute(select(MESSAGE.c.outcome, func.count()).where(mine).group_by(MESSAGE.c.outcome)).all())
     return {
         "slug": account["slug"], "name": account["name"], "enabled": bool(account["enabled"]),
@@ -34,3 +33,9 @@ def summary(conn: Connection, *, slug: str, domain: str) -> dict[str, Any]:
         "last_notice": {**last, "received_at": iso(last["received_at"])} if last else None,
         "messages_by_outcome": {str(k): int(v) for k, v in counts.items()},
     }
+
+
+def waiting_confirmations(conn: Connection, *, account_id: int, since: Any) -> list[dict[str, Any]]:
+    """Gmail confirmations with no notice arriving after them (since ``since``, the last one's
+    time): the forward is not confirmed yet, as far as anyone can tell."""
+    return [c for c in accounts.confirmations(conn, account_id=account_id) if since is None or c["received_at"] > since]

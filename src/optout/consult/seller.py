@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from optout.consult.account import waiting_confirmations
 from optout.recognise.notice import UNKNOWN_LANGUAGE
 from optout.recognise.result import NOTICE
-from optout.record import accounts, ingest
+from optout.record import ingest
 from optout.store.models import Account, ApiKey, Entry, ExportRun, Message, Report, table
 
 MESSAGE = table(Message)
@@ -46,12 +47,6 @@ def checklist(conn: Connection, *, account_id: int) -> dict[str, Any]:
         "outlook": last.get("outlook"), "other_rule": last.get("auto-forward"),
         "by_hand": last.get("by-hand"), "backfill": last.get("backfill"),
     }
-
-
-def waiting_confirmations(conn: Connection, *, account_id: int, since: Any) -> list[dict[str, Any]]:
-    """Gmail confirmations with no auto-forwarded mail after them: the forward is not confirmed yet."""
-    found = accounts.confirmations(conn, account_id=account_id)
-    return [c for c in found if since is None or c["received_at"] > since]
 
 
 def messages(conn: Connection, *, account_id: int, page: int, size: int) -> tuple[list[dict[str, Any]], bool]:

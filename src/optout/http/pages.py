@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from optout.clock import utcnow
 from optout.consult import seller
@@ -108,11 +109,15 @@ def install(app: FastAPI, store: Store) -> None:
     def signin_form(request: Request) -> HTMLResponse:
         return show(request, "signin.html", signed_out=request.query_params.get("out") == "1", error=None)
 
+    # Each form: its body is read on the event loop (async), the rest (database work, which may
+    # wait for SQLite's write lock) in a worker thread, as FastAPI runs a plain `def` route.
     @app.post("/signin", include_in_schema=False)
     async def signin_key(request: Request) -> Response:
-        await session.check_csrf(request)
+        form = await session.checked_form(request)
+        return await run_in_threadpool(sign_in_with_key, request, str(form.get("key") or "").strip())
+
+    def sign_in_with_key(request: Request, key: str) -> Response:
         limit.check(client(request))
-        key = str((await request.form()).get("key") or "").strip()
         try:
             with store.writing() as conn:
                 token, viewer = signin.open_with_key(conn, key=key)
@@ -136,7 +141,10 @@ def install(app: FastAPI, store: Store) -> None:
 
     @app.post("/signout", include_in_schema=False)
     async def signout(request: Request) -> Response:
-        await session.check_csrf(request)
+        await session.checked_form(request)
+        return await run_in_threadpool(sign_out, request)
+
+    def sign_out(request: Request) -> Response:
         token = request.cookies.get(session.SESSION_COOKIE)
         if token:
             with store.writing() as conn:
@@ -169,7 +177,7 @@ def install(app: FastAPI, store: Store) -> None:
         may_see(request, slug)
         search = (request.query_params.get("q") or "").strip()[:320] or None
         with store.reading() as conn:  # read before answering: a database error is a 503, not a cut file
-            found = list(seller.all_entries(conn, account_id=_account(conn, slug)["id"], search=search))
+            found = seller.all_entries(conn, account_id=_account(conn, slug)["id"], search=search)
 
         def rows() -> Iterator[str]:
             yield _csv_line(CSV_FIELDS)
@@ -181,9 +189,12 @@ def install(app: FastAPI, store: Store) -> None:
 
     @app.post("/account/{slug}/messages/{message_id}/retry", include_in_schema=False)
     async def retry(request: Request, slug: str, message_id: int) -> Response:
-        await session.check_csrf(request)
-        viewer = may_see(request, slug)
-        outcome = await _in_thread(lambda: _retry(store, slug, message_id, viewer))
+        await session.checked_form(request)
+        return await run_in_threadpool(recognise_again, request, slug, message_id)
+
+    def recognise_again(request: Request, slug: str, message_id: int) -> Response:
+        may_see(request, slug)
+        outcome = _retry(store, slug, message_id)
         return RedirectResponse(f"/account/{slug}?done=retried&outcome={outcome}#quarantine", status_code=303)
 
     @app.get("/admin", include_in_schema=False)
@@ -196,21 +207,18 @@ def install(app: FastAPI, store: Store) -> None:
 
     @app.post("/admin/messages/{message_id}/{decision}", include_in_schema=False)
     async def decide(request: Request, message_id: int, decision: str) -> Response:
-        await session.check_csrf(request)
+        await session.checked_form(request)
+        return await run_in_threadpool(decided, request, message_id, decision)
+
+    def decided(request: Request, message_id: int, decision: str) -> Response:
         operator(request)
         if decision not in ("accept", "reject"):
             raise PageError(404, "No such action", "Use the Accept or Reject button on the overview.")
-        outcome = await _in_thread(lambda: _decide(store, message_id, decision))
+        outcome = _decide(store, message_id, decision)
         return RedirectResponse(f"/admin?done={decision}ed&outcome={outcome}#waiting", status_code=303)
 
 
-async def _in_thread(work: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(work)
-
-
-def _retry(store: Store, slug: str, message_id: int, viewer: Viewer) -> str:
+def _retry(store: Store, slug: str, message_id: int) -> str:
     with store.writing() as conn:
         account = _account(conn, slug)
         if not seller.in_account(conn, message_id=message_id, account_id=account["id"]):

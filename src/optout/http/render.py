@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
+from optout.clock import utcnow
 from optout.consult.lookup import iso
 
 HERE = Path(__file__).parent
@@ -54,8 +55,6 @@ def ago(value: Any) -> str:
     """How long ago, in words, for the checklist ("3 days ago")."""
     if value is None:
         return ""
-    from optout.clock import utcnow
-
     then = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     seconds = max(0, int((utcnow() - then).total_seconds()))
     for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):

@@ -15,6 +15,7 @@ from collections import defaultdict, deque
 from typing import TYPE_CHECKING
 
 from fastapi import Request, Response
+from starlette.datastructures import FormData
 
 from optout.http.render import PageError
 from optout.record import signin
@@ -62,14 +63,15 @@ def issue(request: Request, response: Response) -> None:
                             secure=secure(request))
 
 
-async def check_csrf(request: Request) -> None:
-    """A posted form must repeat the CSRF cookie; else 403, saying how to go on."""
+async def checked_form(request: Request) -> FormData:
+    """The posted form, once it repeats the CSRF cookie; else 403, saying how to go on."""
     form = await request.form()
     sent, cookie = form.get("csrf"), request.cookies.get(CSRF_COOKIE)
     if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
         raise PageError(403, "This form has expired",
                         "The page was open too long, or came from another site. Go back, reload the page "
                         "and try again.")
+    return form
 
 
 class SignInLimit:
