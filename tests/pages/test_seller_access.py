@@ -51,6 +51,8 @@ def test_the_operator_decides_with_a_token_and_only_once(site) -> None:
     assert admin.post("/signin", data={"csrf": token, "key": mint(site.cli, "admin")}).status_code == 303
     page = admin.get("/admin")
     assert page.status_code == 200 and "Quarantine by reason" in page.text
+    assert 'href="/account/acme"' in page.text
+    assert "nothing to see" in admin.get("/account/acme").text  # the operator opens every account
     assert admin.post(f"/admin/messages/{held['id']}/reject", data={}).status_code == 403
     not_notice = admin.post(f"/admin/messages/{held['id']}/accept", data={"csrf": token})
     assert not_notice.status_code == 409 and "Reject it instead" in not_notice.text
