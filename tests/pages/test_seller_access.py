@@ -46,22 +46,21 @@ def test_the_operator_decides_with_a_token_and_only_once(site) -> None:
     page; accepting what is not a notice is a 409 page saying to reject it."""
     site.send(NOT_A_NOTICE)
     [held] = review(site.cli)
-    admin = httpx.Client(base_url=site.base)
-    token = csrf_of(admin.get("/signin").text)
-    assert admin.post("/signin", data={"csrf": token, "key": mint(site.cli, "admin")}).status_code == 303
-    page = admin.get("/admin")
-    assert page.status_code == 200 and "Quarantine by reason" in page.text
-    assert 'href="/account/acme"' in page.text
-    assert "nothing to see" in admin.get("/account/acme").text  # the operator opens every account
-    assert admin.post(f"/admin/messages/{held['id']}/reject", data={}).status_code == 403
-    not_notice = admin.post(f"/admin/messages/{held['id']}/accept", data={"csrf": token})
-    assert not_notice.status_code == 409 and "Reject it instead" in not_notice.text
-    assert admin.post(f"/admin/messages/{held['id']}/reject", data={"csrf": token}).status_code == 303
-    assert review(site.cli) == []
-    again = admin.post(f"/admin/messages/{held['id']}/reject", data={"csrf": token})
-    assert again.status_code == 404 and "no longer waiting" in again.text
-    assert admin.post(f"/admin/messages/{held['id']}/explode", data={"csrf": token}).status_code == 404
-    admin.close()
+    with httpx.Client(base_url=site.base) as admin:
+        token = csrf_of(admin.get("/signin").text)
+        assert admin.post("/signin", data={"csrf": token, "key": mint(site.cli, "admin")}).status_code == 303
+        page = admin.get("/admin")
+        assert page.status_code == 200 and "Quarantine by reason" in page.text
+        assert 'href="/account/acme"' in page.text
+        assert "Subject: hello" in admin.get("/account/acme").text  # the operator opens every account
+        assert admin.post(f"/admin/messages/{held['id']}/reject", data={}).status_code == 403
+        not_notice = admin.post(f"/admin/messages/{held['id']}/accept", data={"csrf": token})
+        assert not_notice.status_code == 409 and "Reject it instead" in not_notice.text
+        assert admin.post(f"/admin/messages/{held['id']}/reject", data={"csrf": token}).status_code == 303
+        assert review(site.cli) == []
+        again = admin.post(f"/admin/messages/{held['id']}/reject", data={"csrf": token})
+        assert again.status_code == 404 and "no longer waiting" in again.text
+        assert admin.post(f"/admin/messages/{held['id']}/explode", data={"csrf": token}).status_code == 404
 
 
 def test_one_account_cannot_reach_anothers_messages(site) -> None:
