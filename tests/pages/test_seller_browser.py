@@ -23,6 +23,7 @@ def test_gmail_code_then_a_notice_listed(site, browser) -> None:
     site.send(gmail_confirmation(code="620195834", to=site.address()))
     browser.goto(site.link())
     assert browser.url == site.base + "/account/acme"
+    assert browser.title() == "Acme Ltd · optout"
     code = browser.locator(".code")
     assert code.inner_text() == "620195834"
     assert "Action needed" in browser.locator("li", has=browser.get_by_role("heading", name="Gmail")).inner_text()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -89,10 +89,17 @@ def install(app: FastAPI, store: Store) -> None:
     def client(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
-    def failed(request: Request, how: str, why: str) -> None:
-        """Counted towards the limit, and logged with the client's address (as failed API keys are)."""
-        limit.failed(client(request))
-        log.warning("sign-in failed", extra={"fields": {"client": client(request), "with": how, "why": why}})
+    def open_session(request: Request, how: str, opening: Callable[[Any], tuple[str, Viewer]]) -> tuple[str, Viewer]:
+        """A new session by ``opening`` (a link or a key), within the limit on failed sign-ins;
+        a refusal is counted and logged with the client's address (as failed API keys are)."""
+        limit.check(client(request))
+        try:
+            with store.writing() as conn:
+                return opening(conn)
+        except signin.Refused as refused:
+            limit.failed(client(request))
+            log.warning("sign-in failed", extra={"fields": {"client": client(request), "with": how, "why": str(refused)}})
+            raise
 
     def enter(request: Request, token: str, viewer: Viewer) -> RedirectResponse:
         response = RedirectResponse(home(viewer), status_code=303)
@@ -117,23 +124,17 @@ def install(app: FastAPI, store: Store) -> None:
         return await run_in_threadpool(sign_in_with_key, request, str(form.get("key") or "").strip())
 
     def sign_in_with_key(request: Request, key: str) -> Response:
-        limit.check(client(request))
         try:
-            with store.writing() as conn:
-                token, viewer = signin.open_with_key(conn, key=key)
+            token, viewer = open_session(request, "key", lambda conn: signin.open_with_key(conn, key=key))
         except signin.Refused as refused:
-            failed(request, "key", str(refused))
             return show(request, "signin.html", 401, signed_out=False, error=str(refused))
         return enter(request, token, viewer)
 
     @app.get("/signin/{token}", include_in_schema=False)
     def signin_link(request: Request, token: str) -> Response:
-        limit.check(client(request))
         try:
-            with store.writing() as conn:
-                made, viewer = signin.open_with_link(conn, token=token)
+            made, viewer = open_session(request, "link", lambda conn: signin.open_with_link(conn, token=token))
         except signin.Refused as refused:
-            failed(request, "link", str(refused))
             raise PageError(401, "This sign-in link does not work",
                             f"{refused} Ask the person who runs optout for you to send you a new link.",
                             signin=True) from None
