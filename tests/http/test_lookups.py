@@ -155,3 +155,27 @@ def test_the_smtp_side_alone_serves_its_metrics(account, tmp_path) -> None:
         assert 'optout_messages_total{form="direct",language="en",outcome="listed"} 1.0' in scrape
     finally:
         stop_serve(proc)
+
+
+def test_the_fast_path_answers_as_the_documented_route(web) -> None:
+    """A well-formed GET is answered beneath FastAPI's routing; one with an extra parameter goes
+    through the documented route. Both answer the same bytes, and both are counted as the route."""
+    client, key = web
+    auth = {"Authorization": f"Bearer {key}"}
+    params = [("q", LISTED[0]), ("q", LISTED[1].upper()), ("q", "nobody@example.org"), ("q", "113-0000000-0000000")]
+    fast = client.get("/v1/check", params=params, headers=auth)
+    routed = client.get("/v1/check", params=[*params, ("via", "the route")], headers=auth)
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content and fast.headers["content-type"] == routed.headers["content-type"]
+    assert [r["listed"] for r in fast.json()["results"]] == [True, True, False, False]
+    assert 'optout_http_requests_total{route="/v1/check",status="200"} 2.0' in client.get("/metrics").text
+
+
+def test_what_the_fast_path_leaves_to_the_route() -> None:
+    """Only plainly well-formed query strings are taken; the rest get the route's problem answers."""
+    from optout.http.fastcheck import _queries
+
+    assert [q.value for q in _queries(b"q=112-4455667-7788990&q=A%40Example.com")] == [
+        "112-4455667-7788990", "a@example.com"]
+    for refused in (b"", b"q=", b"q=x", b"q=a@example.com&limit=3", b"&".join([b"q=a@example.com"] * 101)):
+        assert _queries(refused) is None, refused

@@ -25,6 +25,7 @@ from optout.consult import lookup
 from optout.errors import OptoutError
 from optout.http import accounts, lists, lookups, metrics, pages, problems
 from optout.http.auth import Keys
+from optout.http.fastcheck import FastCheck
 from optout.store import db, sql
 
 log = logging.getLogger("optout.http")
@@ -157,6 +158,7 @@ def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None)
     store = Store(cfg)
     keys = Keys(store)
     problems.install(app)
+    app.add_middleware(FastCheck, store=store, keys=keys)  # added first: the metrics middleware wraps it
     metrics.install(app, store)
     lookups.install(app, store, keys)
     lists.install(app, store, keys)

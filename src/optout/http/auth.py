@@ -48,17 +48,20 @@ class Keys:
             return principal
         return dependency
 
+    async def of(self, header: str) -> Principal | None:
+        """The live key an Authorization header names, or None."""
+        kind, _, key = header.partition(" ")
+        if kind.lower() != "bearer" or not key.strip():
+            return None
+        hashed = digest(key.strip())
+        cached = self.cache.get(hashed)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        return await self.store.small(self._lookup, hashed)
+
     async def _principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
-        kind, _, key = header.partition(" ")
-        found = None
-        if kind.lower() == "bearer" and key.strip():
-            hashed = digest(key.strip())
-            cached = self.cache.get(hashed)
-            if cached and cached[1] > time.monotonic():
-                found = cached[0]
-            else:
-                found = await self.store.small(self._lookup, hashed)
+        found = await self.of(header)
         if found is None:
             client = request.client.host if request.client else "unknown"
             metrics.AUTH_FAILURES.inc()

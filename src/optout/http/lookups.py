@@ -86,7 +86,7 @@ def install(app: FastAPI, store: Store, keys: Keys) -> None:
         if len(q) > MAX_GET_QUERIES:
             raise OptoutError(f"at most {MAX_GET_QUERIES} q parameters; POST /v1/check takes any number")
         queries = [parse_query(raw) for raw in q]
-        lines = await store.small(_check_lines, store, queries)
+        lines = await store.small(check_lines, store, queries)
         # written out, not through FastAPI's encoder: the same text `optout check --json` prints
         return Response(b'{"results": [' + b", ".join(lines) + b"]}", media_type="application/json")
 
@@ -240,7 +240,8 @@ class BrokenOff(Exception):
     """The body turned out broken, or the database went away, after the answer had started."""
 
 
-def _check_lines(store: Store, queries: list[Query]) -> list[bytes]:
+def check_lines(store: Store, queries: list[Query]) -> list[bytes]:
+    """Each query's answer line, as `optout check --json` prints it; lookups counted."""
     cutoff = store.cutoff
     with store.connection() as conn:
         found = list(lookup.check(conn, store.dialect, queries, detail=True))

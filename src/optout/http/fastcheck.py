@@ -1,0 +1,79 @@
+"""``GET /v1/check`` in its common case, answered beneath FastAPI's routing.
+
+A sending tool asks one query at a time, thousands of times a second; FastAPI's per-request work
+(routing, the dependency, validating the query parameters, the response object) cost as much as
+the lookup itself: measured on the 1M list, the same lookup answered here ran at twice the
+requests/s. So a request that is plainly well-formed — GET, only ``q`` parameters (1 to 100,
+none empty), a live key, every query an address or an order ID — is answered here, with the
+same bytes; anything else (a missing or unknown key, a malformed query, a database error, an
+extra parameter) goes on to the documented route, which answers it with its problem document.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from optout.errors import OptoutError
+from optout.http.lookups import MAX_GET_QUERIES, check_lines
+from optout.http.problems import Unavailable
+from optout.identifiers import Query, parse_query
+
+if TYPE_CHECKING:
+    from optout.http.app import Store
+    from optout.http.auth import Keys
+
+PATH = "/v1/check"
+
+
+class FastCheck:
+    """Pure ASGI middleware in front of the routes (inside the request metrics, which label these
+    requests with the documented route)."""
+
+    def __init__(self, app: Any, *, store: Store, keys: Keys) -> None:
+        self.app, self.store, self.keys = app, store, keys
+        self.route: Any = None  # the documented route, for the metrics' label; found on first use
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
+            body = await self._answer(scope)
+            if body is not None:
+                scope["route"] = self.route or self._documented(scope)
+                await send({"type": "http.response.start", "status": 200, "headers": [
+                    (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, scope: dict[str, Any]) -> bytes | None:
+        queries = _queries(scope["query_string"])
+        if queries is None or await self.keys.of(_header(scope, b"authorization")) is None:
+            return None
+        try:
+            lines = await self.store.small(check_lines, self.store, queries)
+        except Unavailable:
+            return None  # the route tries again and answers 503 with the reason
+        return b'{"results": [' + b", ".join(lines) + b"]}"
+
+    def _documented(self, scope: dict[str, Any]) -> Any:
+        app = scope["app"]
+        self.route = next(r for r in app.routes if getattr(r, "path", None) == PATH and "GET" in r.methods)
+        return self.route
+
+
+def _queries(query_string: bytes) -> list[Query] | None:
+    """The queries of a plainly well-formed query string, or None (then the route judges it)."""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)  # as Starlette reads it
+    if not 0 < len(pairs) <= MAX_GET_QUERIES or any(name != "q" or not value for name, value in pairs):
+        return None
+    try:
+        return [parse_query(value) for _, value in pairs]
+    except OptoutError:
+        return None
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
