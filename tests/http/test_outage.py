@@ -17,11 +17,13 @@ from waiting import until
 from web import LISTED, mint, problem, start_serve, stop_serve
 
 
-def _lookups_then_outage(client: httpx.Client, cut, restore) -> None:  # noqa: ANN001
+def _lookups_then_outage(client: httpx.Client, cut, restore, unused_key: str) -> None:  # noqa: ANN001
     assert client.get("/v1/check", params={"q": LISTED[0]}).json()["results"][0]["listed"]
     cut()
     down = problem(client.get("/v1/check", params={"q": LISTED[0]}), 503)
     assert "database" in down["detail"]
+    # a key not yet remembered must be looked up, and cannot be: 503 too, never a 500
+    problem(client.get("/v1/check", params={"q": LISTED[0]}, headers={"Authorization": f"Bearer {unused_key}"}), 503)
     assert problem(client.get("/readyz"), 503)["detail"].startswith("database unreachable")
     bulk = client.post("/v1/check", content=LISTED[0], headers={"Content-Type": "text/plain"})
     assert bulk.status_code == 200 and "error" in bulk.json()  # the answer had started: a last line says why
@@ -41,7 +43,8 @@ def test_sqlite_file_moved_away_and_back(cli, account, tmp_path, database_url) -
     serve, proc = start_serve(tmp_path)
     try:
         with serve.client(key) as client:
-            _lookups_then_outage(client, lambda: os.replace(path, aside), lambda: os.replace(aside, path))
+            _lookups_then_outage(client, lambda: os.replace(path, aside), lambda: os.replace(aside, path),
+                                 mint(cli, "read", "acme"))
     finally:
         stop_serve(proc)
 
@@ -59,7 +62,7 @@ def test_postgresql_connection_cut_and_restored(cli, account, tmp_path, database
     serve, proc = start_serve(tmp_path, database_url=through)
     try:
         with serve.client(key) as client:
-            _lookups_then_outage(client, proxy.cut, proxy.start)
+            _lookups_then_outage(client, proxy.cut, proxy.start, mint(cli, "read", "acme"))
     finally:
         stop_serve(proc)
         proxy.cut()
