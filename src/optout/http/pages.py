@@ -157,7 +157,7 @@ def install(app: FastAPI, store: Store) -> None:
     @app.get("/account/{slug}", include_in_schema=False)
     def account_page(request: Request, slug: str) -> HTMLResponse:
         may_see(request, slug)
-        search = (request.query_params.get("q") or "").strip()[:320] or None
+        search = _search(request)
         at, entries_at = _page_number(request, "page"), _page_number(request, "epage")
         with store.reading() as conn:
             account = _account(conn, slug)
@@ -176,7 +176,7 @@ def install(app: FastAPI, store: Store) -> None:
     @app.get("/account/{slug}/entries.csv", include_in_schema=False)
     def entries_csv(request: Request, slug: str) -> Response:
         may_see(request, slug)
-        search = (request.query_params.get("q") or "").strip()[:320] or None
+        search = _search(request)
         with store.reading() as conn:  # read before answering: a database error is a 503, not a cut file
             found = seller.all_entries(conn, account_id=_account(conn, slug)["id"], search=search)
 
@@ -252,6 +252,11 @@ def _account(conn: Any, slug: str) -> dict[str, Any]:
 
 def _is_page(path: str) -> bool:
     return path == "/" or path.startswith(("/signin", "/signout", "/account/", "/admin"))
+
+
+def _search(request: Request) -> str | None:
+    """The entries search box's text (an address is at most 320 characters), or None."""
+    return (request.query_params.get("q") or "").strip()[:320] or None
 
 
 def _page_number(request: Request, name: str) -> int:

@@ -14,7 +14,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, select, update
 
@@ -86,11 +85,11 @@ def open_with_link(conn: Connection, *, token: str) -> tuple[str, Viewer]:
         raise Refused("This sign-in link is not valid: it may have been copied only in part.")
     if row["revoked_at"] is not None:
         raise Refused("This sign-in link was withdrawn.")
-    if _naive(row["expires_at"]) <= utcnow():
+    if row["expires_at"] <= utcnow():
         raise Refused("This sign-in link has expired.")
     if not row["enabled"]:
         raise Refused("This account is disabled.")
-    return _open(conn, account_id=row["account_id"], expires_at=_naive(row["expires_at"]), link_id=row["id"])
+    return _open(conn, account_id=row["account_id"], expires_at=row["expires_at"], link_id=row["id"])
 
 
 def open_with_key(conn: Connection, *, key: str) -> tuple[str, Viewer]:
@@ -124,13 +123,13 @@ def session(conn: Connection, *, token: str) -> Viewer | None:
         .outerjoin(link, link.c.id == s.c.link_id).outerjoin(key, key.c.id == s.c.key_id)
         .where(s.c.digest == _session_digest(token))
     ).mappings().first()
-    if row is None or row["ended_at"] is not None or _naive(row["expires_at"]) <= utcnow():
+    if row is None or row["ended_at"] is not None or row["expires_at"] <= utcnow():
         return None
     if row["link_revoked"] is not None or row["key_revoked"] is not None:
         return None
     if row["account_id"] is not None and not row["enabled"]:
         return None
-    return Viewer(row["id"], row["account_id"], row["slug"], _naive(row["expires_at"]))
+    return Viewer(row["id"], row["account_id"], row["slug"], row["expires_at"])
 
 
 def end(conn: Connection, *, token: str) -> None:
@@ -148,7 +147,3 @@ def _session_digest(token: str) -> str:
     # its own prefix, so a session cookie can never be presented as an API key or a link
     return hashlib.sha256(b"session:" + token.encode("ascii", "replace")).hexdigest()
 
-
-def _naive(value: Any) -> datetime:
-    """SQLite hands DateTime columns back as datetimes through SQLAlchemy; keep the type honest."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
