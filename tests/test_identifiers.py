@@ -39,7 +39,7 @@ def test_marketplace_from_alias() -> None:
     assert marketplace_of("x@example.com") is None
 
 
-_local = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-+!#", min_size=1, max_size=20)
+_local = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-+!#", min_size=1, max_size=70)
 _domain = st.from_regex(r"[a-z0-9-]{1,10}(\.[a-z0-9-]{1,8}){0,2}\.(com|de|test|local|x|co)", fullmatch=True)
 
 
@@ -61,3 +61,24 @@ def test_fast_path_agrees_with_email_validator(local: str, domain: str) -> None:
     except OptoutError:
         queried = None
     assert queried == expected
+
+
+@pytest.mark.parametrize("text", [
+    "a" * 64 + "@example.com", "a" * 65 + "@example.com",  # the local part's limit
+    "b@" + "c" * 63 + "." + "d" * 63 + "." + "e" * 63 + "." + "f" * 56 + ".com",  # 254 characters
+    "b@" + "c" * 63 + "." + "d" * 63 + "." + "e" * 63 + "." + "f" * 57 + ".com",  # 255
+    "x@ab--cd.com", "x@xn--bcher-kva.example", "x@host.arpa", "x@host.onion", "x@host.localhost",
+    "x@host.testing", "x@a.b.c.de", "x.y+tag@sub-domain.example.co.uk",
+])
+def test_fast_path_agrees_at_the_limits(text: str) -> None:
+    """The lengths, "--" domains and special-use TLDs the fast path judges by itself."""
+    try:
+        expected = validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        expected = None
+    for parse in (normalise_email, lambda t: parse_query(t).value):
+        try:
+            got = parse(text)
+        except OptoutError:
+            got = None
+        assert got == expected, (text, got, expected)

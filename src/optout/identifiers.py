@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from optout.errors import OptoutError
 
@@ -13,18 +13,25 @@ ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
 BUYER_ALIAS = re.compile(r"(?<![\w.%+-])[a-z0-9]{15}@marketplace\.amazon\.[a-z]{2,3}(?:\.[a-z]{2})?", re.I)
 
 # Addresses in plain dot-atom form that email-validator accepts and leaves unchanged once
-# lowercased. Matching these with a regex first makes bulk checks about 40x faster; anything
-# else (quoted, internationalised, odd) goes to email-validator itself.
+# lowercased: local part of at most 64, whole of at most 254 characters, no "--" in the domain
+# (it means IDNA rules apply: xn--…, and "ab--" is reserved), no special-use TLD. Matching
+# these with a regex first makes bulk checks about 40x faster; anything else (quoted,
+# internationalised, odd) goes to email-validator itself.
 _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_PLAIN_ADDRESS = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[a-z]{{2,63}})")
-_PLAIN_QUERY = re.compile(rf"(\d{{3}}-\d{{7}}-\d{{7}})|({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[a-z]{{2,63}})")
-_SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+_SPECIAL_TLDS = "arpa|invalid|local|localhost|onion|test"
+_EMAIL = (rf"(?=[^@]{{1,64}}@)(?=.{{1,254}}\Z){_ATOM}(?:\.{_ATOM})*"
+          rf"@(?![^@]*--)(?:{_LABEL}\.)+(?!(?:{_SPECIAL_TLDS})\Z)[a-z]{{2,63}}")
+_PLAIN_ADDRESS = re.compile(_EMAIL)
+# What a bulk check mostly holds, in one regex: an order ID (group 1) or a plain address.
+_PLAIN_QUERY = re.compile(rf"(\d{{3}}-\d{{7}}-\d{{7}})|{_EMAIL}")
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
-    """One thing to look up: ``kind`` is ``"order"`` or ``"email"``, ``value`` normalised."""
+class Query(NamedTuple):
+    """One thing to look up: ``kind`` is ``"order"`` or ``"email"``, ``value`` normalised.
+
+    A named tuple rather than a frozen dataclass: as immutable, and made in two-thirds of the
+    time, which a million-line check notices."""
 
     kind: str
     value: str
@@ -33,13 +40,7 @@ class Query:
 def normalise_email(text: str) -> str:
     """A buyer address, lowercased and validated (no DNS), or OptoutError."""
     value = text.strip().lower()
-    match = _PLAIN_ADDRESS.fullmatch(value)
-    if match and len(match[1]) <= 64 and len(value) <= 254 and "--" not in match[2]:
-        # "--" in a label means IDNA rules apply (xn--…, and "ab--" is reserved): let the
-        # library judge those.
-        if match[2].rsplit(".", 1)[-1] not in _SPECIAL_TLDS:
-            return value
-    return _validated(value)
+    return value if _PLAIN_ADDRESS.fullmatch(value) else _validated(value)
 
 
 @lru_cache(maxsize=4096)
@@ -55,12 +56,8 @@ def _validated(value: str) -> str:
 def parse_query(text: str) -> Query:
     """Classify user input as an order ID or a buyer address."""
     low = text.strip().lower()
-    fast = _PLAIN_QUERY.fullmatch(low)  # one regex for the common cases of bulk checks
-    if fast:
-        if fast[1]:
-            return Query("order", low)
-        if len(fast[2]) <= 64 and len(low) <= 254 and "--" not in fast[3] and fast[3].rsplit(".", 1)[-1] not in _SPECIAL_TLDS:
-            return Query("email", low)
+    if fast := _PLAIN_QUERY.fullmatch(low):
+        return Query("order" if fast.lastindex == 1 else "email", low)  # lastindex: group 1 matched
     stripped = text.strip().strip("[]()<>").strip()
     if ORDER_ID.fullmatch(stripped):
         return Query("order", stripped)
