@@ -73,9 +73,11 @@ def test_two_accounts_in_one_transaction(cli, account, listener) -> None:
     """One message to two accounts' addresses: one report each."""
     second = json.loads(cli("accounts", "add", "beta", "--json").stdout)
     until(lambda: _routes(listener.port, second["address"]), what="the listener to route the new account")
-    _send(listener.port, [account["address"], second["address"]], mail.as_bytes(mail.notice()))
-    hit = cli.checks("112-4455667-7788990")[0]
-    assert hit["reports"] == 2 and hit["accounts"] == ["acme", "beta"]
+    buyer = "q7w2e9r4t1y6u3i@marketplace.amazon.com"
+    _send(listener.port, [account["address"], second["address"]], mail.as_bytes(mail.notice(buyer=buyer)))
+    by_order, by_buyer = cli.checks("112-4455667-7788990", buyer)
+    assert by_order["reports"] == 2 and by_order["accounts"] == ["acme", "beta"]
+    assert by_buyer["reports"] == 2 and by_buyer["accounts"] == ["acme", "beta"]
 
 
 @pytest.mark.listener(max_message_size=50_000, max_recipients=2, max_line_length=2000)
