@@ -233,7 +233,8 @@ def _sqlite_reader(settings: Settings) -> Any:
         # A bulk check touches pages all over a large list: read through a memory map, a page
         # costs no read() call and copy (`optout check --json -` on a million entries: 7 %
         # faster by the median of 7 runs). The mapping is the OS's page cache, shared and given
-        # back under pressure; only readers map, so no write can meet a mapped page half-done.
+        # back under pressure; SQLite maps it read-only and the listener's writes, through
+        # write(), land in the same page cache.
         conn.execute(f"PRAGMA mmap_size={_READER_MMAP}")
         _check_revision(conn)
     except sqlite3.DatabaseError as exc:
