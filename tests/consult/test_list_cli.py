@@ -1,9 +1,15 @@
 """The list through the real CLI: add, check, remove, import, filter, stats — on each database."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+
+from optout.consult import lookup
 
 
 def test_check_exit_codes_follow_the_answer(cli, database_url) -> None:
@@ -121,6 +127,31 @@ def test_import_errors_are_one_line(cli, tmp_path: Path) -> None:
     for result in (missing, no_column, binary):
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("optout: error:") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_bulk_output_as_a_real_process(cli, unbuffered: str) -> None:
+    """`check -` and `filter` in a process of their own, also under PYTHONUNBUFFERED (where the
+    output is gathered into blocks): every answer, in order; after a bad line, every answer
+    of the batches looked up before it, whole lines, then the one-line error."""
+    cli("add", "112-4455667-7788990", "--reason", "seen")
+    queries = [f"buyer{i}@example.com" for i in range(lookup.BATCH + 500)] + ["112-4455667-7788990"]
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+
+    def run(*args: str, lines: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "optout", *args], input="\n".join(lines) + "\n", env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    good = run("check", "--json", "-", lines=queries)
+    assert good.returncode == 0, good.stderr
+    rows = [json.loads(line) for line in good.stdout.splitlines()]
+    assert [r["query"] for r in rows] == queries and rows[-1]["listed"] and not rows[0]["listed"]
+    bad = run("check", "--json", "-", lines=[*queries, "not a query"])
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert f"stdin line {len(queries) + 1}" in bad.stderr
+    assert [json.loads(line)["query"] for line in bad.stdout.splitlines()] == queries[:lookup.BATCH]
+    kept = run("filter", lines=queries)
+    assert kept.returncode == 0 and kept.stdout.splitlines() == queries[:-1]
 
 
 def test_filter_drops_listed_rows_plain_and_csv(cli, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from optout.cli.output import JsonOption, guarded, settings
+from optout.cli.output import JsonOption, bulk_output, guarded, settings
 from optout.errors import OptoutError
 from optout.identifiers import Query, parse_query
 
@@ -44,12 +44,13 @@ def check(
     any_listed = False
     write = sys.stdout.write
     try:
-        for query, row, accounts in lookup.check(conn, dialect, _queries(queries), detail=as_json):
-            any_listed = any_listed or lookup.status(row, cutoff) == "listed"
-            if as_json:
-                write(lookup.json_line(query, row, accounts, cutoff=cutoff) + "\n")
-            else:
-                write(lookup.line(query, row, cutoff=cutoff))
+        with bulk_output():
+            for query, row, accounts in lookup.check(conn, dialect, _queries(queries), detail=as_json):
+                any_listed = any_listed or lookup.status(row, cutoff) == "listed"
+                if as_json:
+                    write(lookup.json_line(query, row, accounts, cutoff=cutoff) + "\n")
+                else:
+                    write(lookup.line(query, row, cutoff=cutoff))
     finally:
         conn.close()
     raise typer.Exit(0 if any_listed else 1)
@@ -100,7 +101,8 @@ def filter_(
     conn, dialect = db.reader(cfg)
     counts = {"kept": 0, "suppressed": 0, "invalid": 0}
     try:
-        _filter(stream, column, conn, dialect, lookup.expiry_cutoff(cfg.expire_days), counts)
+        with bulk_output():
+            _filter(stream, column, conn, dialect, lookup.expiry_cutoff(cfg.expire_days), counts)
     finally:
         conn.close()
         if stream is not sys.stdin:

@@ -102,6 +102,23 @@ def reading(cfg: Settings) -> Iterator[Connection]:
         eng.dispose()
 
 
+@contextmanager
+def bulk_output() -> Iterator[None]:
+    """Standard output gathered into blocks while a command prints a line per query, flushed at
+    the end. Under PYTHONUNBUFFERED or ``python -u`` (common in containers) every line was a
+    write() call of its own: 7 % of ``optout check --json -`` on a million lines."""
+    stream = sys.stdout
+    if not getattr(stream, "write_through", False) or not hasattr(stream, "reconfigure"):
+        yield  # already buffered (or not a text stream we may reconfigure)
+        return
+    stream.reconfigure(write_through=False)
+    try:
+        yield
+    finally:
+        stream.flush()
+        stream.reconfigure(write_through=True)
+
+
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
 
