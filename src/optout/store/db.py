@@ -219,9 +219,6 @@ def reader(settings: Settings) -> tuple[Any, str]:
     return conn, "postgresql"
 
 
-_READER_MMAP = 1 << 31  # address space, not memory; SQLite caps it at its build's maximum (2 GiB)
-
-
 def _sqlite_reader(settings: Settings) -> Any:
     import sqlite3
 
@@ -230,12 +227,6 @@ def _sqlite_reader(settings: Settings) -> Any:
         engine(settings).dispose()  # creates the file and its schema
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=settings.db_timeout)
-        # A bulk check touches pages all over a large list: read through a memory map, a page
-        # costs no read() call and copy (`optout check --json -` on a million entries: 7 %
-        # faster by the median of 7 runs). The mapping is the OS's page cache, shared and given
-        # back under pressure; SQLite maps it read-only and the listener's writes, through
-        # write(), land in the same page cache.
-        conn.execute(f"PRAGMA mmap_size={_READER_MMAP}")
         _check_revision(conn)
     except sqlite3.DatabaseError as exc:
         raise cannot_connect(settings.url, exc) from None
