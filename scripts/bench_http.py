@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> dict:
     bare_port, http_port, smtp_port = free_port(), free_port(), free_port()
     bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_port)])
     if args.split:  # the SMTP side and the HTTP side as two processes, as deploy/compose runs them
-        serve = subprocess.Popen([*optout, "serve", "--no-smtp", "--http-port", str(http_port)], env=env,
+        niced = ["nice", "-n", str(args.http_nice)] if args.http_nice else []
+        serve = subprocess.Popen([*niced, *optout, "serve", "--no-smtp", "--http-port", str(http_port)], env=env,
                                  stderr=subprocess.DEVNULL)
         others = [subprocess.Popen([*optout, "serve", "--no-http", "--port", str(smtp_port)], env=env,
                                    stderr=subprocess.DEVNULL)]
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> dict:
         others = []
     queries = sample(args.entries, BULK, seed=11)
     results: dict = {"database": "postgresql" if args.database_url else "sqlite", "entries": args.entries,
-                     "connections": args.connections, "split": args.split}
+                     "connections": args.connections, "split": args.split, "http_nice": args.http_nice}
     try:
         for port in (bare_port, http_port, smtp_port):
             if not wait_port(port, timeout=60):
@@ -247,6 +248,8 @@ def main() -> None:
     parser.add_argument("--lookup-connections", type=int, default=8,
                         help="wrk connections looking up while the listener's rate is measured")
     parser.add_argument("--split", action="store_true", help="SMTP and HTTP sides in two processes")
+    parser.add_argument("--http-nice", type=int, default=0,
+                        help="with --split: the HTTP process's nice value (deploy/systemd uses 10)")
     parser.add_argument("--parts", default="get,bulk,listener,cli", help="which measurements, comma-separated")
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
