@@ -64,7 +64,7 @@ def _check_batch(conn: Any, dialect: str, batch: list[Query], *, detail: bool) -
     values = list({q.value for q in batch})
     cursor = sql.run(conn.cursor(), dialect, sql.entries_by_value(dialect), (sql.json_values(values),))
     rows = {row[1]: row for row in cursor.fetchall()}
-    # only entries with reports have reporting accounts (an imported list's have none)
+    # a removed entry has no reports left, so no reporting accounts to ask for
     reported = [row for row in rows.values() if row[_COUNT]] if detail else []
     accounts = _reporting_accounts(conn, dialect, reported) if reported else {}
     for query in batch:
