@@ -15,7 +15,7 @@ from optout.http import problems
 from optout.http.auth import Keys, Principal
 
 if TYPE_CHECKING:
-    from optout.http.app import Store
+    from optout.http.store import Store
 
 
 class Confirmation(BaseModel):

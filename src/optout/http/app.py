@@ -9,145 +9,21 @@ for the listener's commits).
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import Connection, Engine
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from optout.config import Settings
-from optout.consult import lookup
-from optout.errors import OptoutError
 from optout.http import accounts, lists, lookups, metrics, pages, problems
 from optout.http.auth import Keys
 from optout.http.fastcheck import FastCheck
-from optout.store import db, sql
+from optout.http.store import Store
+from optout.store import db
 
 log = logging.getLogger("optout.http")
 T = TypeVar("T")
-
-
-class Store:
-    """The database for requests: a pool of read-only connections, and (for the few writes) a
-    writing engine made on first use. A database that cannot answer is Unavailable (503), and
-    the broken connection is dropped from the pool, so the service recovers by itself."""
-
-    def __init__(self, cfg: Settings) -> None:
-        self.cfg = cfg
-        # as many connections as requests can use at once: a pool smaller than the traffic
-        # opens and closes a connection per request, which cost more than the lookup
-        self.engine = db.engine(cfg, check_schema=False, write=False, pool=cfg.http_db_connections, lookups=True)
-        self.dialect = self.engine.dialect.name
-        self._writer: Engine | None = None
-        self._loop_thread: int | None = None  # the event loop's thread, once a small read ran on it
-        self._loop_conn: Any = None
-        self._path = db.sqlite_path(cfg.url) if self.dialect == "sqlite" else None
-
-    @property
-    def cutoff(self) -> str | None:
-        """Entries last seen before this count as expired (moves with the clock)."""
-        return lookup.expiry_cutoff(self.cfg.expire_days)
-
-    async def small(self, work: Callable[..., T], *args: Any) -> T:
-        """Run a small read (a GET lookup, a key check). On SQLite, on the event loop itself: it
-        takes microseconds, a WAL reader never waits for a writer, and a worker thread would
-        cost two hand-overs of the interpreter lock, each up to its 5 ms switch interval while
-        the loop is busy (measured: the lookup's own time grew tenfold). On PostgreSQL, a round
-        trip over the network, in a worker thread."""
-        if self.dialect == "sqlite":
-            self._loop_thread = threading.get_ident()
-            return work(*args)
-        try:
-            return await run_in_threadpool(work, *args)
-        except problems.Unavailable:  # a pooled connection the server had closed: once more, afresh
-            return await run_in_threadpool(work, *args)
-
-    @contextmanager
-    def connection(self) -> Iterator[Any]:
-        """A DB-API connection for the hot paths (lookups), its read ended after: from the pool,
-        or on the event loop (SQLite) one kept checked out, since a checkout cost more than a
-        lookup. A database error drops the connection, so the next one starts afresh."""
-        on_loop = threading.get_ident() == self._loop_thread
-        try:
-            conn = self._held() if on_loop else self.engine.raw_connection()
-        except Exception as exc:
-            raise problems.Unavailable(_first_line(exc)) from None
-        try:
-            yield conn
-            conn.rollback()  # end the read transaction: the next reader sees new commits
-        except (OptoutError, HTTPException):
-            raise
-        except Exception as exc:
-            if not _database_trouble(exc):
-                raise
-            conn.invalidate()
-            self._loop_conn = None
-            if self.dialect == "postgresql":
-                self.engine.dispose()  # the others are likely gone too (a restart): open afresh
-            raise problems.Unavailable(_first_line(exc)) from None
-        finally:
-            if not on_loop:
-                conn.close()
-
-    def _held(self) -> Any:
-        assert self._path is not None  # the event loop's own connection is SQLite's only
-        if self._loop_conn is not None and not db.moved(self._path, self._loop_conn):
-            return self._loop_conn
-        if self._loop_conn is not None:
-            self._loop_conn.invalidate()
-            self._loop_conn = None
-        self._loop_conn = self.engine.raw_connection()
-        return self._loop_conn
-
-    @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        with self._guarded(self.engine.connect) as conn:
-            yield conn
-
-    @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """One transaction on the writing engine, committed at the end."""
-        if self._writer is None:
-            self._writer = db.engine(self.cfg, check_schema=False)
-        with self._guarded(self._writer.begin) as conn:
-            yield conn
-
-    @contextmanager
-    def _guarded(self, opening: Callable[[], Any]) -> Iterator[Connection]:
-        try:
-            with opening() as conn:
-                yield conn
-        except (OptoutError, HTTPException):
-            raise
-        except Exception as exc:
-            if not _database_trouble(exc):
-                raise
-            raise problems.Unavailable(_first_line(exc)) from None
-
-    def dispose(self) -> None:
-        self.engine.dispose()
-        if self._writer is not None:
-            self._writer.dispose()
-
-    def schema(self) -> str | None:
-        with self.connection() as conn:
-            row = sql.run(conn.cursor(), self.dialect, sql.SCHEMA_REVISION).fetchone()
-            return row[0] if row else None
-
-
-def _database_trouble(exc: Exception) -> bool:
-    """An error of the database or its driver (as against a bug of ours, which stays a 500)."""
-    return type(exc).__module__.split(".")[0] in ("sqlalchemy", "sqlite3", "psycopg", "psycopg_pool")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None) -> FastAPI:

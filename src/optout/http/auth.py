@@ -18,7 +18,7 @@ from optout.record.keys import digest
 from optout.store import sql
 
 if TYPE_CHECKING:
-    from optout.http.app import Store
+    from optout.http.store import Store
 
 log = logging.getLogger("optout.http")
 RANK = {"read": 1, "write": 2, "admin": 3}

@@ -20,8 +20,8 @@ from optout.http.problems import Unavailable
 from optout.identifiers import Query, parse_query
 
 if TYPE_CHECKING:
-    from optout.http.app import Store
     from optout.http.auth import Keys
+    from optout.http.store import Store
 
 PATH = "/v1/check"
 

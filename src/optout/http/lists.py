@@ -24,7 +24,7 @@ from optout.identifiers import parse_query
 from optout.record import accounts, entries
 
 if TYPE_CHECKING:
-    from optout.http.app import Store
+    from optout.http.store import Store
 
 
 class NewEntry(BaseModel):

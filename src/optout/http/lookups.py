@@ -26,7 +26,7 @@ from optout.http.auth import Keys, Principal
 from optout.identifiers import Query, parse_query
 
 if TYPE_CHECKING:
-    from optout.http.app import Store
+    from optout.http.store import Store
 
 log = logging.getLogger("optout.http")
 MAX_GET_QUERIES = 100

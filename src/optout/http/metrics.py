@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from optout.store import sql
 
 if TYPE_CHECKING:
-    from optout.http.app import Store
+    from optout.http.store import Store
 
 REQUESTS = Counter("optout_http_requests_total", "HTTP requests by route and status", ["route", "status"])
 LATENCY = Histogram("optout_http_request_seconds", "HTTP request time until the response starts", ["route"],

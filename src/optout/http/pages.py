@@ -26,7 +26,7 @@ from optout.record import accounts, quarantine, signin, trust
 from optout.record.signin import Viewer
 
 if TYPE_CHECKING:
-    from optout.http.app import Store
+    from optout.http.store import Store
 
 log = logging.getLogger("optout.http")
 PAGE_SIZE = 20

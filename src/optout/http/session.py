@@ -21,7 +21,7 @@ from optout.http.render import PageError
 from optout.record import signin
 
 if TYPE_CHECKING:
-    from optout.http.app import Store
+    from optout.http.store import Store
 
 SESSION_COOKIE = "optout_session"
 CSRF_COOKIE = "optout_csrf"
