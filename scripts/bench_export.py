@@ -30,7 +30,7 @@ def fill(env: dict[str, str], entries: int) -> None:
     from optout.record.entries import ENTRY_COLUMNS
     from optout.store import bulk, db
 
-    eng = db.engine(load_settings(), durable=False)
+    eng = db.bulk_writer(load_settings())
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with eng.begin() as conn:
         for start in range(0, entries, 50_000):

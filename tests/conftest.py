@@ -101,7 +101,7 @@ def _upgrade() -> None:
     from optout.config import load_settings
     from optout.store import db
 
-    eng = db.engine(load_settings(), check_schema=False)
+    eng = db.writer(load_settings())
     db.upgrade(eng)
     eng.dispose()
 

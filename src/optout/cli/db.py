@@ -16,7 +16,7 @@ def upgrade() -> None:
     from optout.store import db
 
     cfg = settings()
-    eng = db.engine(cfg, check_schema=False)
+    eng = db.writer(cfg)
     try:
         before = db.current_revision(eng)
         db.upgrade(eng)

@@ -78,12 +78,12 @@ def import_(
     """Bulk-load an existing blacklist. Idempotent; bad lines are reported and skipped."""
     from optout.errors import OptoutError
     from optout.record import imports
-    from optout.store.db import engine
+    from optout.store.db import bulk_writer
 
     fmt = format_.value if format_ else ("csv" if path.suffix.lower() == ".csv" or column else "txt")
     cfg = settings()
     stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8-sig", newline="")
-    eng = engine(cfg, durable=False)  # an import is idempotent: after a power cut, run it again
+    eng = bulk_writer(cfg)  # an import is idempotent: after a power cut, run it again
     try:
         with counter(quiet, "importing") as advance:
             result = imports.run(eng, stream, fmt=fmt, column=column, reason=reason, source=str(path),

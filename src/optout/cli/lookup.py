@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Iterator
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from optout.cli.output import JsonOption, bulk_output, guarded, settings
 from optout.errors import OptoutError
 from optout.identifiers import Query, parse_query
+
+if TYPE_CHECKING:
+    from optout.store.reader import Reader
 
 
 def _queries(args: list[str]) -> Iterator[Query]:
@@ -39,20 +42,20 @@ def check(
     from optout.store import db
 
     cfg = settings()
-    conn, dialect = db.reader(cfg)
+    reader = db.reader(cfg)
     cutoff = lookup.expiry_cutoff(cfg.expire_days)
     any_listed = False
     write = sys.stdout.write
     try:
         with bulk_output():
-            for query, row, accounts in lookup.check(conn, dialect, _queries(queries), detail=as_json):
+            for query, row, accounts in lookup.check(reader, _queries(queries), detail=as_json):
                 any_listed = any_listed or lookup.status(row, cutoff) == "listed"
                 if as_json:
                     write(lookup.json_line(query, row, accounts, cutoff=cutoff) + "\n")
                 else:
                     write(lookup.line(query, row, cutoff=cutoff))
     finally:
-        conn.close()
+        reader.close()
     raise typer.Exit(0 if any_listed else 1)
 
 
@@ -98,27 +101,27 @@ def filter_(
 
     cfg = settings()
     stream = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8", newline="")  # noqa: SIM115
-    conn, dialect = db.reader(cfg)
+    reader = db.reader(cfg)
     counts = {"kept": 0, "suppressed": 0, "invalid": 0}
     try:
         with bulk_output():
-            _filter(stream, column, conn, dialect, lookup.expiry_cutoff(cfg.expire_days), counts)
+            _filter(stream, column, reader, lookup.expiry_cutoff(cfg.expire_days), counts)
     finally:
-        conn.close()
+        reader.close()
         if stream is not sys.stdin:
             stream.close()
     typer.echo(f"kept {counts['kept']}, suppressed {counts['suppressed']}, "
                f"not an address or order ID (kept) {counts['invalid']}", err=True)
 
 
-def _filter(stream: TextIO, column: str | None, conn: Any, dialect: str, cutoff: str | None,
+def _filter(stream: TextIO, column: str | None, reader: Reader, cutoff: str | None,
             counts: dict[str, int]) -> None:
     from optout.consult import lookup
 
     batch: list[tuple[str, str | None]] = []
 
     def flush() -> None:
-        listed = lookup.listed_values(conn, dialect, [v for _, v in batch if v], cutoff=cutoff)
+        listed = lookup.listed_values(reader, [v for _, v in batch if v], cutoff=cutoff)
         for line, value in batch:
             if value in listed:
                 counts["suppressed"] += 1

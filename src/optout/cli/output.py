@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
-from optout.errors import OptoutError
+from optout.errors import OptoutError, first_line, is_database_error
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -57,9 +57,8 @@ def guarded(func: F) -> F:
             where = f" {exc.filename}" if exc.filename else ""
             raise fail(f"{exc.strerror or exc}:{where}".rstrip(":")) from None
         except Exception as exc:
-            if type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3")):
-                detail = str(getattr(exc, "orig", exc)).strip().splitlines()
-                raise fail(f"database error: {detail[0] if detail else type(exc).__name__}") from None
+            if is_database_error(exc):
+                raise fail(f"database error: {first_line(exc, 300)}") from None
             raise
 
     return cast(F, wrapper)  # functools.wraps keeps the signature; mypy cannot see that
@@ -89,9 +88,9 @@ def reading(cfg: Settings) -> Iterator[Connection]:
     """One read-only transaction: on SQLite a WAL reader (it never takes the write lock, so the
     listener's commits never wait for it, however long an export runs); on PostgreSQL a READ
     ONLY transaction. Every command that only reads uses this, not ``transaction``."""
-    from optout.store.db import engine
+    from optout.store.db import read_only
 
-    eng = engine(cfg, write=False)
+    eng = read_only(cfg)
     try:
         with eng.connect() as conn:
             if conn.dialect.name == "postgresql":

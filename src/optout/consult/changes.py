@@ -26,6 +26,7 @@ from typing import Any
 from optout.consult.lookup import iso
 from optout.errors import OptoutError
 from optout.store import sql
+from optout.store.reader import Reader
 
 MAX_PAGE = 10_000
 _CURSOR = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6})/(\d{1,19})$")
@@ -73,17 +74,17 @@ class Page:
     more: bool
 
 
-def page(conn: Any, dialect: str, *, after: Cursor, limit: int, expire_days: int | None, settle: float) -> Page:
+def page(reader: Reader, *, after: Cursor, limit: int, expire_days: int | None, settle: float) -> Page:
     """Up to ``limit`` changes after ``after``, oldest first, and the cursor to go on from."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     horizon = now - timedelta(seconds=settle)
     found = [(_time(row[-2]), row[-1], row, False)
-             for row in _read(conn, dialect, sql.CHANGED_AFTER, after, horizon, limit + 1)]
+             for row in _read(reader, sql.CHANGED_AFTER, after, horizon, limit + 1)]
     if expire_days:
         age = timedelta(days=expire_days)
         shifted = Cursor(after.at - age, after.entry_id)
         found += [(_time(row[-2]) + age, row[-1], row, True)
-                  for row in _read(conn, dialect, sql.EXPIRED_AFTER, shifted, horizon - age, limit + 1)]
+                  for row in _read(reader, sql.EXPIRED_AFTER, shifted, horizon - age, limit + 1)]
     found.sort(key=lambda change: (change[0], change[1]))
     taken = found[:limit]
     cutoff = now - timedelta(days=expire_days) if expire_days else None  # the state now, as lookups see it
@@ -92,9 +93,9 @@ def page(conn: Any, dialect: str, *, after: Cursor, limit: int, expire_days: int
     return Page(changes, last, more=len(found) > limit)
 
 
-def _read(conn: Any, dialect: str, statement: str, after: Cursor, until: datetime, limit: int) -> list[Any]:
+def _read(reader: Reader, statement: str, after: Cursor, until: datetime, limit: int) -> list[Any]:
     at, until_ = _stamp(after.at), _stamp(until)
-    cursor_ = sql.run(conn.cursor(), dialect, statement, (at, at, after.entry_id, until_, limit))
+    cursor_ = reader.run(statement, (at, at, after.entry_id, until_, limit))
     return list(cursor_.fetchall())
 
 

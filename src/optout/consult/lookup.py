@@ -1,7 +1,7 @@
 """Is this buyer or order on the list? One at a time or a million, on a bare DB-API connection.
 
 Kept free of SQLAlchemy so that ``optout check`` starts fast; the statements are in
-``store/sql.py``. ``dialect`` is ``sqlite`` or ``postgresql``, as ``store.db.reader`` says.
+``store/sql.py`` and run through a ``store.reader.Reader``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from optout.identifiers import Query
 from optout.store import sql
+from optout.store.reader import Reader
 
 _quote = json.encoder.encode_basestring  # a JSON string, non-ASCII kept (C code where built)
 
@@ -36,37 +37,37 @@ def expiry_cutoff(expire_days: int | None) -> str | None:
     return cutoff.isoformat(sep=" ")
 
 
-def listed_values(conn: Any, dialect: str, values: list[str], *, cutoff: str | None) -> set[str]:
+def listed_values(reader: Reader, values: list[str], *, cutoff: str | None) -> set[str]:
     """The subset of ``values`` that is listed now."""
     if not values:
         return set()
-    cursor = sql.run(conn.cursor(), dialect, sql.states_by_value(dialect), (sql.json_values(values),))
+    cursor = reader.run(sql.states_by_value(reader.dialect), (sql.json_values(values),))
     return {value for value, state, last_seen in cursor.fetchall() if _state(state, last_seen, cutoff) == "listed"}
 
 
 Found = tuple[Query, "tuple[Any, ...] | None", list[str]]
 
 
-def check(conn: Any, dialect: str, queries: Iterable[Query], *, detail: bool) -> Iterator[Found]:
+def check(reader: Reader, queries: Iterable[Query], *, detail: bool) -> Iterator[Found]:
     """(query, its entry row or None, reporting accounts) for each query, in order; the
     accounts are looked up only with ``detail``. Render with ``record`` or ``line``."""
     batch: list[Query] = []
     for query in queries:
         batch.append(query)
         if len(batch) == BATCH:
-            yield from _check_batch(conn, dialect, batch, detail=detail)
+            yield from _check_batch(reader, batch, detail=detail)
             batch = []
     if batch:
-        yield from _check_batch(conn, dialect, batch, detail=detail)
+        yield from _check_batch(reader, batch, detail=detail)
 
 
-def _check_batch(conn: Any, dialect: str, batch: list[Query], *, detail: bool) -> Iterator[Found]:
+def _check_batch(reader: Reader, batch: list[Query], *, detail: bool) -> Iterator[Found]:
     values = list({q.value for q in batch})
-    cursor = sql.run(conn.cursor(), dialect, sql.entries_by_value(dialect), (sql.json_values(values),))
+    cursor = reader.run(sql.entries_by_value(reader.dialect), (sql.json_values(values),))
     rows = {row[1]: row for row in cursor.fetchall()}
     # a removed entry has no reports left, so no reporting accounts to ask for
     reported = [row for row in rows.values() if row[_COUNT]] if detail else []
-    accounts = _reporting_accounts(conn, dialect, reported) if reported else {}
+    accounts = _reporting_accounts(reader, reported) if reported else {}
     for query in batch:
         yield query, rows.get(query.value), accounts.get(query.value, [])
 
@@ -145,11 +146,11 @@ def line(query: Query, row: tuple[Any, ...] | None, *, cutoff: str | None) -> st
             f"last {iso(row[_LAST])}, {proof}\n")
 
 
-def _reporting_accounts(conn: Any, dialect: str, rows: list[tuple[Any, ...]]) -> dict[str, list[str]]:
+def _reporting_accounts(reader: Reader, rows: list[tuple[Any, ...]]) -> dict[str, list[str]]:
     """value -> slugs of the accounts whose live reports name it, for these entry rows."""
     orders = [row[_VALUE] for row in rows if row[_KIND] == "order"]
     emails = [row[_VALUE] for row in rows if row[_KIND] != "order"]
-    cursor = sql.run(conn.cursor(), dialect, sql.reporting_accounts(dialect),
+    cursor = reader.run(sql.reporting_accounts(reader.dialect),
                      (sql.json_values(orders), sql.json_values(emails)))
     found: dict[str, set[str]] = {}
     for order_id, buyer, slug in cursor.fetchall():

@@ -3,19 +3,16 @@ account only; an admin key sees every one."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from optout.consult import account
 from optout.errors import OptoutError
 from optout.http import problems
-from optout.http.auth import Keys, Principal
-
-if TYPE_CHECKING:
-    from optout.http.store import Store
+from optout.http.deps import ReadKey, StoreDep
 
 
 class Confirmation(BaseModel):
@@ -43,17 +40,17 @@ class AccountView(BaseModel):
     messages_by_outcome: dict[str, int]
 
 
-def install(app: FastAPI, store: Store, keys: Keys) -> None:
-    can_read = Depends(keys.require("read"))
+router = APIRouter()
 
-    @app.get("/v1/accounts/{slug}", summary="An account's ingest address, Gmail confirmations waiting, "
-             "last notice and what became of its mail", response_model=AccountView,
-             responses=problems.documented(401, 403, 404, 422, 503))
-    def account_get(slug: Annotated[str, Path(max_length=40)], principal: Principal = can_read) -> dict[str, Any]:
-        if principal.scope != "admin" and slug != principal.account:
-            raise HTTPException(403, "this key belongs to another account")
-        with store.reading() as conn:
-            try:
-                return account.summary(conn, slug=slug, domain=store.cfg.ingest_domain)
-            except OptoutError:
-                raise HTTPException(404, f"no account {slug!r}") from None
+
+@router.get("/v1/accounts/{slug}", summary="An account's ingest address, Gmail confirmations waiting, "
+            "last notice and what became of its mail", response_model=AccountView,
+            responses=problems.documented(401, 403, 404, 422, 503))
+def account_get(slug: Annotated[str, Path(max_length=40)], principal: ReadKey, store: StoreDep) -> dict[str, Any]:
+    if not principal.admin and slug != principal.account:
+        raise HTTPException(403, "this key belongs to another account")
+    with store.reading() as conn:
+        try:
+            return account.summary(conn, slug=slug, domain=store.cfg.ingest_domain)
+        except OptoutError:
+            raise HTTPException(404, f"no account {slug!r}") from None

@@ -11,7 +11,7 @@ extra parameter) goes on to the documented route, which answers it with its prob
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from optout.errors import OptoutError
@@ -26,19 +26,25 @@ if TYPE_CHECKING:
 PATH = "/v1/check"
 
 
+class _Label(NamedTuple):
+    path: str
+
+
+LABEL = _Label(PATH)  # what the request metrics read of a route: its template, as the routed answer has it
+
+
 class FastCheck:
     """Pure ASGI middleware in front of the routes (inside the request metrics, which label these
     requests with the documented route)."""
 
     def __init__(self, app: Any, *, store: Store, keys: Keys) -> None:
         self.app, self.store, self.keys = app, store, keys
-        self.route: Any = None  # the documented route, for the metrics' label; found on first use
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
             body = await self._answer(scope)
             if body is not None:
-                scope["route"] = self.route or self._documented(scope)
+                scope["route"] = LABEL
                 await send({"type": "http.response.start", "status": 200, "headers": [
                     (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
                 await send({"type": "http.response.body", "body": body})
@@ -57,11 +63,6 @@ class FastCheck:
             return None
         return b'{"results": [' + b", ".join(lines) + b"]}"
 
-    def _documented(self, scope: dict[str, Any]) -> Any:
-        app = scope["app"]
-        self.route = next(r for r in app.routes if getattr(r, "path", None) == PATH and "GET" in r.methods)
-        return self.route
-
 
 def _queries(query_string: bytes) -> list[Query] | None:
     """The queries of a plainly well-formed query string, or None (then the route judges it)."""
@@ -75,7 +76,8 @@ def _queries(query_string: bytes) -> list[Query] | None:
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return ""

@@ -8,9 +8,9 @@ operator) vouches for needs an admin key."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path
+from fastapi import APIRouter, Path
 from fastapi import Query as QueryParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -19,12 +19,10 @@ from starlette.exceptions import HTTPException
 from optout.consult import changes
 from optout.errors import OptoutError
 from optout.http import problems
-from optout.http.auth import Keys, Principal
+from optout.http.auth import Principal
+from optout.http.deps import ReadKey, StoreDep, WriteKey
 from optout.identifiers import parse_query
 from optout.record import accounts, entries
-
-if TYPE_CHECKING:
-    from optout.http.store import Store
 
 
 class NewEntry(BaseModel):
@@ -67,50 +65,52 @@ class ChangesPage(BaseModel):
     more: bool = Field(description="More changes are waiting: ask again at once with ?since=next")
 
 
-def install(app: FastAPI, store: Store, keys: Keys) -> None:
-    can_read, can_write = Depends(keys.require("read")), Depends(keys.require("write"))
+router = APIRouter()
 
-    @app.get("/v1/changes", summary="Entries listed, removed or expired since a cursor, oldest first",
-             response_model=ChangesPage, responses=problems.documented(400, 401, 403, 422, 503))
-    def changes_get(since: Annotated[str | None, QueryParam(description="The `next` of the last page, or an "
-                                                            "ISO 8601 time; none: from the start")] = None,
-                    limit: Annotated[int, QueryParam(ge=1, le=changes.MAX_PAGE)] = 1000,
-                    principal: Principal = can_read) -> dict[str, Any]:
-        after = changes.cursor(since)
-        with store.connection() as conn:
-            found = changes.page(conn, store.dialect, after=after, limit=limit,
-                                 expire_days=store.cfg.expire_days, settle=store.cfg.changes_settle)
-        return {"changes": found.changes, "next": found.next.token(), "more": found.more}
 
-    @app.post("/v1/entries", summary="Put a buyer or an order on the list by hand", response_model=Written,
-              status_code=201, responses={200: {"model": Written, "description": "It was listed already"},
+@router.get("/v1/changes", summary="Entries listed, removed or expired since a cursor, oldest first",
+            response_model=ChangesPage, responses=problems.documented(400, 401, 403, 422, 503))
+def changes_get(principal: ReadKey, store: StoreDep,
+                since: Annotated[str | None, QueryParam(description="The `next` of the last page, or an "
+                                                        "ISO 8601 time; none: from the start")] = None,
+                limit: Annotated[int, QueryParam(ge=1, le=changes.MAX_PAGE)] = 1000) -> dict[str, Any]:
+    after = changes.cursor(since)
+    with store.connection() as reader:
+        found = changes.page(reader, after=after, limit=limit, expire_days=store.cfg.expire_days,
+                             settle=store.cfg.changes_settle)
+    return {"changes": found.changes, "next": found.next.token(), "more": found.more}
+
+
+@router.post("/v1/entries", summary="Put a buyer or an order on the list by hand", response_model=Written,
+             status_code=201, responses={200: {"model": Written, "description": "It was listed already"},
                                          **problems.documented(400, 401, 403, 404, 422, 503)})
-    def entries_post(entry: NewEntry, principal: Principal = can_write) -> JSONResponse:
-        query = parse_query(entry.query)
-        if entry.account and principal.scope != "admin" and entry.account != principal.account:
-            raise HTTPException(403, "a seller's key writes for its own account only")
-        with store.writing() as conn:
-            slug = entry.account or principal.account
-            account_id = known(conn, slug)["id"] if slug else None
-            new = entries.add_by_hand(conn, query=query, reason=entry.reason, account_id=account_id,
-                                      actor=_actor(principal))
-        return JSONResponse({"query": query.value, "listed": True, "new": new}, status_code=201 if new else 200)
+def entries_post(entry: NewEntry, principal: WriteKey, store: StoreDep) -> JSONResponse:
+    query = parse_query(entry.query)
+    if entry.account and not principal.admin and entry.account != principal.account:
+        raise HTTPException(403, "a seller's key writes for its own account only")
+    with store.writing() as conn:
+        slug = entry.account or principal.account
+        account_id = known(conn, slug)["id"] if slug else None
+        new = entries.add_by_hand(conn, query=query, reason=entry.reason, account_id=account_id,
+                                  actor=_actor(principal))
+    return JSONResponse({"query": query.value, "listed": True, "new": new}, status_code=201 if new else 200)
 
-    @app.delete("/v1/entries/{query}", summary="Take a buyer or an order off the list; its history is kept",
-                response_model=Removed, responses=problems.documented(400, 401, 403, 404, 422, 503))
-    def entries_delete(query: Annotated[str, Path(description="A buyer address or an order ID")],
-                       reason: Annotated[str, QueryParam(min_length=1, max_length=500, description="Why")],
-                       principal: Principal = can_write) -> dict[str, Any]:
-        parsed = parse_query(query)
-        with store.writing() as conn:
-            if principal.scope != "admin":
-                vouching = entries.supporters(conn, value=parsed.value) - {str(principal.account_id)}
-                if vouching:
-                    raise HTTPException(403, "other accounts, an import or an operator also listed this entry: "
-                                             "only an admin key can remove it")
-            if not entries.remove(conn, query=parsed, reason=reason, actor=_actor(principal)):
-                raise HTTPException(404, f"{parsed.value} is not listed")
-        return {"query": parsed.value, "listed": False}
+
+@router.delete("/v1/entries/{query}", summary="Take a buyer or an order off the list; its history is kept",
+               response_model=Removed, responses=problems.documented(400, 401, 403, 404, 422, 503))
+def entries_delete(query: Annotated[str, Path(description="A buyer address or an order ID")],
+                   reason: Annotated[str, QueryParam(min_length=1, max_length=500, description="Why")],
+                   principal: WriteKey, store: StoreDep) -> dict[str, Any]:
+    parsed = parse_query(query)
+    with store.writing() as conn:
+        if not principal.admin:
+            vouching = entries.supporters(conn, value=parsed.value) - {str(principal.account_id)}
+            if vouching:
+                raise HTTPException(403, "other accounts, an import or an operator also listed this entry: "
+                                         "only an admin key can remove it")
+        if not entries.remove(conn, query=parsed, reason=reason, actor=_actor(principal)):
+            raise HTTPException(404, f"{parsed.value} is not listed")
+    return {"query": parsed.value, "listed": False}
 
 
 def known(conn: Any, slug: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from enum import Enum
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi import Query as QueryParam
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from optout.consult import lookup
 from optout.errors import OptoutError
 from optout.http import bodies, metrics, problems
-from optout.http.auth import Keys, Principal
+from optout.http.deps import ReadKey, StoreDep
 from optout.identifiers import Query, parse_query
 
 if TYPE_CHECKING:
@@ -75,58 +75,60 @@ class CutWhenBroken(StreamingResponse):
             log.warning("bulk answer cut off", extra={"fields": {"why": str(exc)}})
 
 
-def install(app: FastAPI, store: Store, keys: Keys) -> None:
-    can_read = Depends(keys.require("read"))
+router = APIRouter()
 
-    @app.get("/v1/check", summary="Is each query (a buyer address or an order ID) listed?",
-             response_model=Results, responses=problems.documented(400, 401, 403, 422, 503))
-    async def check_get(q: Annotated[list[str], QueryParam(min_length=1, description="A buyer address or an "
-                                                           f"order ID; up to {MAX_GET_QUERIES}")],
-                        principal: Principal = can_read) -> Response:
-        if len(q) > MAX_GET_QUERIES:
-            raise OptoutError(f"at most {MAX_GET_QUERIES} q parameters; POST /v1/check takes any number")
-        queries = [parse_query(raw) for raw in q]
-        lines = await store.small(check_lines, store, queries)
-        # written out, not through FastAPI's encoder: the same text `optout check --json` prints
-        return Response(b'{"results": [' + b", ".join(lines) + b"]}", media_type="application/json")
 
-    @app.post("/v1/check", summary="Look up a send list of any size: JSON array or one query a line; "
-              "answered as JSON lines, in order", response_class=StreamingResponse,
-              responses={**NDJSON, **problems.documented(400, 401, 403, 413, 415, 503)})
-    async def check_post(request: Request, principal: Principal = can_read) -> StreamingResponse:
-        kind = _content_type(request, store, ("application/json", "text/plain"))
-        body = await bodies.spool(request.stream(), store.cfg.http_max_body)
-        items = bodies.json_array(body) if kind == "application/json" else bodies.lines(body)
-        first = await _first(items, body)
-        return StreamingResponse(_answers(store, first, items, body), media_type="application/x-ndjson")
+@router.get("/v1/check", summary="Is each query (a buyer address or an order ID) listed?",
+            response_model=Results, responses=problems.documented(400, 401, 403, 422, 503))
+async def check_get(q: Annotated[list[str], QueryParam(min_length=1, description="A buyer address or an "
+                                                       f"order ID; up to {MAX_GET_QUERIES}")],
+                    principal: ReadKey, store: StoreDep) -> Response:
+    if len(q) > MAX_GET_QUERIES:
+        raise OptoutError(f"at most {MAX_GET_QUERIES} q parameters; POST /v1/check takes any number")
+    queries = [parse_query(raw) for raw in q]
+    lines = await store.small(check_lines, store, queries)
+    # written out, not through FastAPI's encoder: the same text `optout check --json` prints
+    return Response(b'{"results": [' + b", ".join(lines) + b"]}", media_type="application/json")
 
-    @app.post("/v1/filter", summary="A send list in (one address or order ID a line, or CSV with "
-              "?column=NAME); only the rows a mailer may send to out, in order", response_class=StreamingResponse,
-              responses={**FILTERED, **problems.documented(400, 401, 403, 413, 415, 422, 503)})
-    async def filter_post(request: Request, principal: Principal = can_read,
-                          column: Annotated[str | None, QueryParam(description="CSV: the column with the "
-                                                                   "address or order ID")] = None,
-                          invalid: Annotated[Invalid, QueryParam(description="A row whose value is neither "
-                                                                 "an address nor an order ID: drop it "
-                                                                 "(it could not be checked) or keep it")] = Invalid.drop,
-                          ) -> StreamingResponse:
-        kind = _content_type(request, store, ("text/plain", "text/csv"))
-        body = await bodies.spool(request.stream(), store.cfg.http_max_body)
-        keep = invalid is Invalid.keep
-        if kind == "text/plain":
-            plain = bodies.lines(body)
-            first = await _first(plain, body)
-            return CutWhenBroken(_filtered(store, first, plain, body, _whole, keep=keep),
-                                 media_type="text/plain; charset=utf-8")
-        records = bodies.csv_records(body)
-        header = await _first(records, body)
-        try:
-            pick = _column(header[0] if header else "", column)
-        except HTTPException:
-            body.close()
-            raise
-        answer = _filtered(store, [], records, body, pick, keep=keep, head=header[0] + "\r\n" if header else "")
-        return CutWhenBroken(answer, media_type="text/csv; charset=utf-8")
+
+@router.post("/v1/check", summary="Look up a send list of any size: JSON array or one query a line; "
+             "answered as JSON lines, in order", response_class=StreamingResponse,
+             responses={**NDJSON, **problems.documented(400, 401, 403, 413, 415, 503)})
+async def check_post(request: Request, principal: ReadKey, store: StoreDep) -> StreamingResponse:
+    kind = _content_type(request, store, ("application/json", "text/plain"))
+    body = await bodies.spool(request.stream(), store.cfg.http_max_body)
+    items = bodies.json_array(body) if kind == "application/json" else bodies.lines(body)
+    first = await _first(items, body)
+    return StreamingResponse(_answers(store, first, items, body), media_type="application/x-ndjson")
+
+
+@router.post("/v1/filter", summary="A send list in (one address or order ID a line, or CSV with "
+             "?column=NAME); only the rows a mailer may send to out, in order", response_class=StreamingResponse,
+             responses={**FILTERED, **problems.documented(400, 401, 403, 413, 415, 422, 503)})
+async def filter_post(request: Request, principal: ReadKey, store: StoreDep,
+                      column: Annotated[str | None, QueryParam(description="CSV: the column with the "
+                                                               "address or order ID")] = None,
+                      invalid: Annotated[Invalid, QueryParam(description="A row whose value is neither "
+                                                             "an address nor an order ID: drop it "
+                                                             "(it could not be checked) or keep it")] = Invalid.drop,
+                      ) -> StreamingResponse:
+    kind = _content_type(request, store, ("text/plain", "text/csv"))
+    body = await bodies.spool(request.stream(), store.cfg.http_max_body)
+    keep = invalid is Invalid.keep
+    if kind == "text/plain":
+        plain = bodies.lines(body)
+        first = await _first(plain, body)
+        return CutWhenBroken(_filtered(store, first, plain, body, _whole, keep=keep),
+                             media_type="text/plain; charset=utf-8")
+    records = bodies.csv_records(body)
+    header = await _first(records, body)
+    try:
+        pick = _column(header[0] if header else "", column)
+    except HTTPException:
+        body.close()
+        raise
+    answer = _filtered(store, [], records, body, pick, keep=keep, head=header[0] + "\r\n" if header else "")
+    return CutWhenBroken(answer, media_type="text/csv; charset=utf-8")
 
 
 async def _first(items: Iterator[str], body: IO[bytes]) -> list[str]:
@@ -243,8 +245,8 @@ class BrokenOff(Exception):
 def check_lines(store: Store, queries: list[Query]) -> list[bytes]:
     """Each query's answer line, as `optout check --json` prints it; lookups counted."""
     cutoff = store.cutoff
-    with store.connection() as conn:
-        found = list(lookup.check(conn, store.dialect, queries, detail=True))
+    with store.connection() as reader:
+        found = list(lookup.check(reader, queries, detail=True))
     listed = sum(1 for _, row, _ in found if lookup.status(row, cutoff) == "listed")
     metrics.count_lookups("check", listed=listed, not_listed=len(found) - listed)
     return [lookup.json_line(q, row, slugs, cutoff=cutoff).encode() for q, row, slugs in found]
@@ -260,8 +262,8 @@ def _answer_batch(store: Store, batch: list[str]) -> bytes:
             good.append(None)
             errors.append((raw, str(exc)))
     started, cutoff = time.perf_counter(), store.cutoff
-    with store.connection() as conn:
-        found = iter(lookup.check(conn, store.dialect, [q for q in good if q is not None], detail=True))
+    with store.connection() as reader:
+        found = iter(lookup.check(reader, [q for q in good if q is not None], detail=True))
         lines, why = [], iter(errors)
         listed = 0
         for query in good:
@@ -288,8 +290,8 @@ def _filter_batch(store: Store, batch: list[str], pick: Callable[[list[str]], li
         except OptoutError:
             values.append(None)
     started = time.perf_counter()
-    with store.connection() as conn:
-        listed = lookup.listed_values(conn, store.dialect, [v for v in values if v], cutoff=store.cutoff)
+    with store.connection() as reader:
+        listed = lookup.listed_values(reader, [v for v in values if v], cutoff=store.cutoff)
     metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
     kept = [record for record, value in zip(batch, values) if (value not in listed if value else keep_invalid)]
     invalid, suppressed = values.count(None), sum(1 for value in values if value in listed)

@@ -79,8 +79,8 @@ class _Quarantine(Collector):
         family = GaugeMetricFamily("optout_quarantine_messages", "Messages waiting for review, by outcome",
                                    labels=["outcome"])
         try:
-            with self.store.connection() as conn:
-                rows = sql.run(conn.cursor(), self.store.dialect, sql.REVIEW_COUNTS).fetchall()
+            with self.store.connection() as reader:
+                rows = reader.run(sql.REVIEW_COUNTS).fetchall()
         except Exception:  # the database is away: /readyz says so; the rest of the scrape goes on
             return
         for outcome, count in rows:

@@ -1,222 +1,120 @@
-"""The seller pages: sign-in (a link from ``optout accounts link``, or an API key), one page per
-account (is my forwarding working, what did you list for me, what is in quarantine) and the
-operator's overview. Server-rendered, usable without JavaScript; every form carries a CSRF token.
+"""The seller pages: one page per account (is my forwarding working, what did you list for me,
+what is in quarantine) and the operator's overview; signing in is ``http/signin.py``.
+Server-rendered, usable without JavaScript; every form carries a CSRF token.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import logging
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from optout.clock import utcnow
 from optout.consult import seller
 from optout.consult.lookup import iso
 from optout.errors import OptoutError
 from optout.http import problems, session
-from optout.http.render import HEADERS, HERE, PageError, page
-from optout.record import accounts, quarantine, signin, trust
-from optout.record.signin import Viewer
+from optout.http.deps import Operator, Seller, StoreDep
+from optout.http.problems import PageError
+from optout.http.render import HEADERS, HERE, show
+from optout.http.store import Store
+from optout.record import accounts, quarantine, trust
 
-if TYPE_CHECKING:
-    from optout.http.store import Store
-
-log = logging.getLogger("optout.http")
 PAGE_SIZE = 20
 CSV_FIELDS = ("kind", "value", "status", "marketplace", "first_seen", "last_seen")
 DONE = {"retried", "accepted", "rejected"}  # what a redirect after a form may report
 
 
-def install(app: FastAPI, store: Store) -> None:
-    limit = session.SignInLimit()
+router = APIRouter(include_in_schema=False)
+
+
+def install(app: FastAPI) -> None:
+    """The pages' static files, and their errors answered as pages."""
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(PageError, _page_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception
+    app.add_exception_handler(problems.Unavailable, _down)  # type: ignore[arg-type]  # likewise
 
-    def show(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        session.csrf_token(request)
-        response = page(request, name, status, **context)
-        session.issue(request, response)
-        return response
 
-    @app.exception_handler(PageError)
-    async def _page_error(request: Request, exc: PageError) -> Response:
-        response = show(request, "error.html", exc.status, title=exc.title, detail=exc.detail, signin=exc.signin)
-        response.headers.update(exc.headers)
-        return response
+async def _page_error(request: Request, exc: PageError) -> Response:
+    response = show(request, "error.html", exc.status, title=exc.title, detail=exc.detail, signin=exc.signin)
+    response.headers.update(exc.headers)
+    return response
 
-    @app.exception_handler(problems.Unavailable)  # in place of the problem document, on the pages
-    async def _down(request: Request, exc: problems.Unavailable) -> Response:
-        if not _is_page(request.url.path):
-            return problems.unavailable(exc)
-        log.warning("page unavailable", extra={"fields": {"path": request.url.path, "why": str(exc)}})
-        response = show(request, "error.html", 503, title="Try again in a minute",
-                        detail="The list is not answering right now. Reload this page in a minute; if it "
-                               "goes on, tell the person who runs optout for you.", signin=False)
-        response.headers["Retry-After"] = "5"
-        return response
 
-    def signed_in(request: Request) -> Viewer:
-        found = session.viewer(store, request)
-        if found is None:
-            raise PageError(401, "Please sign in", "Your session has ended, or you have not signed in on this "
-                            "browser yet. Open the newest sign-in link you were sent, or sign in with a key.",
-                            signin=True)
-        request.state.viewer = found
-        return found
+async def _down(request: Request, exc: problems.Unavailable) -> Response:
+    """A database outage: on a page, a page that says to reload; elsewhere the problem document."""
+    if not _is_page(request.url.path):
+        return problems.unavailable(exc)
+    response = show(request, "error.html", 503, title="Try again in a minute",
+                    detail="The list is not answering right now. Reload this page in a minute; if it "
+                           "goes on, tell the person who runs optout for you.", signin=False)
+    response.headers["Retry-After"] = "5"
+    return response
 
-    def may_see(request: Request, slug: str) -> Viewer:
-        viewer = signed_in(request)
-        if not viewer.operator and viewer.slug != slug:
-            raise PageError(403, "Not your account", "This page belongs to another seller account. "
-                            "Go back to your own page from the link at the top.")
-        return viewer
 
-    def operator(request: Request) -> Viewer:
-        viewer = signed_in(request)
-        if not viewer.operator:
-            raise PageError(403, "For the operator only", "This page is for the person who runs optout.")
-        return viewer
+@router.get("/account/{slug}")
+def account_page(request: Request, slug: str, viewer: Seller, store: StoreDep) -> HTMLResponse:
+    search = _search(request)
+    at, entries_at = _page_number(request, "page"), _page_number(request, "epage")
+    with store.reading() as conn:
+        account = _account(conn, slug)
+        notices, older = seller.messages(conn, account_id=account["id"], page=at, size=PAGE_SIZE)
+        entries, more = seller.entries(conn, account_id=account["id"], search=search, page=entries_at, size=50)
+        context: dict[str, Any] = {
+            "account": account, "address": accounts.address(account, store.cfg.ingest_domain),
+            "checklist": seller.checklist(conn, account_id=account["id"]),
+            "notices": notices, "page": at, "older": older,
+            "entries": entries, "epage": entries_at, "more_entries": more, "search": search,
+            "held": seller.quarantine(conn, account_id=account["id"]),
+            "keys": seller.keys(conn, account_id=account["id"]),
+        }
+    return show(request, "account.html", 200, **context, done=_done(request))
 
-    def home(viewer: Viewer) -> str:
-        return "/admin" if viewer.operator else f"/account/{viewer.slug}"
 
-    def client(request: Request) -> str:
-        return request.client.host if request.client else "unknown"
+@router.get("/account/{slug}/entries.csv")
+def entries_csv(request: Request, slug: str, viewer: Seller, store: StoreDep) -> Response:
+    search = _search(request)
+    with store.reading() as conn:  # read before answering: a database error is a 503, not a cut file
+        found = seller.all_entries(conn, account_id=_account(conn, slug)["id"], search=search)
 
-    def open_session(request: Request, how: str, opening: Callable[[Any], tuple[str, Viewer]]) -> tuple[str, Viewer]:
-        """A new session by ``opening`` (a link or a key), within the limit on failed sign-ins;
-        a refusal is counted and logged with the client's address (as failed API keys are)."""
-        limit.check(client(request))
-        try:
-            with store.writing() as conn:
-                return opening(conn)
-        except signin.Refused as refused:
-            limit.failed(client(request))
-            log.warning("sign-in failed", extra={"fields": {"client": client(request), "with": how, "why": str(refused)}})
-            raise
+    def rows() -> Iterator[str]:
+        yield _csv_line(CSV_FIELDS)
+        for entry in found:
+            yield _csv_line([entry[f] if "seen" not in f else iso(entry[f]) for f in CSV_FIELDS])
 
-    def enter(request: Request, token: str, viewer: Viewer) -> RedirectResponse:
-        response = RedirectResponse(home(viewer), status_code=303)
-        seconds = int((viewer.expires_at - utcnow()).total_seconds())
-        session.remember(request, response, token, seconds)
-        return response
+    headers = {**HEADERS, "Content-Disposition": f'attachment; filename="optout-{slug}-entries.csv"'}
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
 
-    @app.get("/", include_in_schema=False)
-    def root(request: Request) -> Response:
-        viewer = session.viewer(store, request)
-        return RedirectResponse(home(viewer) if viewer else "/signin", status_code=303)
 
-    @app.get("/signin", include_in_schema=False)
-    def signin_form(request: Request) -> HTMLResponse:
-        return show(request, "signin.html", signed_out=request.query_params.get("out") == "1", error=None)
+# Each form: its body is read on the event loop (async), the rest (database work, which may
+# wait for SQLite's write lock) in a worker thread, as FastAPI runs a plain `def` route.
+@router.post("/account/{slug}/messages/{message_id}/retry")
+async def retry(request: Request, slug: str, message_id: int, viewer: Seller, store: StoreDep) -> Response:
+    await session.checked_form(request)
+    outcome = await run_in_threadpool(_retry, store, slug, message_id)
+    return RedirectResponse(f"/account/{slug}?done=retried&outcome={outcome}#quarantine", status_code=303)
 
-    # Each form: its body is read on the event loop (async), the rest (database work, which may
-    # wait for SQLite's write lock) in a worker thread, as FastAPI runs a plain `def` route.
-    @app.post("/signin", include_in_schema=False)
-    async def signin_key(request: Request) -> Response:
-        form = await session.checked_form(request)
-        return await run_in_threadpool(sign_in_with_key, request, str(form.get("key") or "").strip())
 
-    def sign_in_with_key(request: Request, key: str) -> Response:
-        try:
-            token, viewer = open_session(request, "key", lambda conn: signin.open_with_key(conn, key=key))
-        except signin.Refused as refused:
-            return show(request, "signin.html", 401, signed_out=False, error=str(refused))
-        return enter(request, token, viewer)
+@router.get("/admin")
+def admin(request: Request, viewer: Operator, store: StoreDep) -> HTMLResponse:
+    with store.reading() as conn:
+        context = seller.overview(conn)
+        context["held"] = seller.quarantine(conn, account_id=None, limit=20)
+    return show(request, "admin.html", 200, **context, done=_done(request))
 
-    @app.get("/signin/{token}", include_in_schema=False)
-    def signin_link(request: Request, token: str) -> Response:
-        try:
-            made, viewer = open_session(request, "link", lambda conn: signin.open_with_link(conn, token=token))
-        except signin.Refused as refused:
-            raise PageError(401, "This sign-in link does not work",
-                            f"{refused} Ask the person who runs optout for you to send you a new link.",
-                            signin=True) from None
-        return enter(request, made, viewer)
 
-    @app.post("/signout", include_in_schema=False)
-    async def signout(request: Request) -> Response:
-        await session.checked_form(request)
-        return await run_in_threadpool(sign_out, request)
-
-    def sign_out(request: Request) -> Response:
-        token = request.cookies.get(session.SESSION_COOKIE)
-        if token:
-            with store.writing() as conn:
-                signin.end(conn, token=token)
-        response = RedirectResponse("/signin?out=1", status_code=303)
-        session.forget(request, response)
-        return response
-
-    @app.get("/account/{slug}", include_in_schema=False)
-    def account_page(request: Request, slug: str) -> HTMLResponse:
-        may_see(request, slug)
-        search = _search(request)
-        at, entries_at = _page_number(request, "page"), _page_number(request, "epage")
-        with store.reading() as conn:
-            account = _account(conn, slug)
-            notices, older = seller.messages(conn, account_id=account["id"], page=at, size=PAGE_SIZE)
-            entries, more = seller.entries(conn, account_id=account["id"], search=search, page=entries_at, size=50)
-            context: dict[str, Any] = {
-                "account": account, "address": accounts.address(account, store.cfg.ingest_domain),
-                "checklist": seller.checklist(conn, account_id=account["id"]),
-                "notices": notices, "page": at, "older": older,
-                "entries": entries, "epage": entries_at, "more_entries": more, "search": search,
-                "held": seller.quarantine(conn, account_id=account["id"]),
-                "keys": seller.keys(conn, account_id=account["id"]),
-            }
-        return show(request, "account.html", 200, **context, done=_done(request))
-
-    @app.get("/account/{slug}/entries.csv", include_in_schema=False)
-    def entries_csv(request: Request, slug: str) -> Response:
-        may_see(request, slug)
-        search = _search(request)
-        with store.reading() as conn:  # read before answering: a database error is a 503, not a cut file
-            found = seller.all_entries(conn, account_id=_account(conn, slug)["id"], search=search)
-
-        def rows() -> Iterator[str]:
-            yield _csv_line(CSV_FIELDS)
-            for entry in found:
-                yield _csv_line([entry[f] if "seen" not in f else iso(entry[f]) for f in CSV_FIELDS])
-
-        headers = {**HEADERS, "Content-Disposition": f'attachment; filename="optout-{slug}-entries.csv"'}
-        return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
-
-    @app.post("/account/{slug}/messages/{message_id}/retry", include_in_schema=False)
-    async def retry(request: Request, slug: str, message_id: int) -> Response:
-        await session.checked_form(request)
-        return await run_in_threadpool(recognise_again, request, slug, message_id)
-
-    def recognise_again(request: Request, slug: str, message_id: int) -> Response:
-        may_see(request, slug)
-        outcome = _retry(store, slug, message_id)
-        return RedirectResponse(f"/account/{slug}?done=retried&outcome={outcome}#quarantine", status_code=303)
-
-    @app.get("/admin", include_in_schema=False)
-    def admin(request: Request) -> HTMLResponse:
-        operator(request)
-        with store.reading() as conn:
-            context = seller.overview(conn)
-            context["held"] = seller.quarantine(conn, account_id=None, limit=20)
-        return show(request, "admin.html", 200, **context, done=_done(request))
-
-    @app.post("/admin/messages/{message_id}/{decision}", include_in_schema=False)
-    async def decide(request: Request, message_id: int, decision: str) -> Response:
-        await session.checked_form(request)
-        return await run_in_threadpool(decided, request, message_id, decision)
-
-    def decided(request: Request, message_id: int, decision: str) -> Response:
-        operator(request)
-        if decision not in ("accept", "reject"):
-            raise PageError(404, "No such action", "Use the Accept or Reject button on the overview.")
-        outcome = _decide(store, message_id, decision)
-        return RedirectResponse(f"/admin?done={decision}ed&outcome={outcome}#waiting", status_code=303)
+@router.post("/admin/messages/{message_id}/{decision}")
+async def decide(request: Request, message_id: int, decision: str, viewer: Operator, store: StoreDep) -> Response:
+    await session.checked_form(request)
+    if decision not in ("accept", "reject"):
+        raise PageError(404, "No such action", "Use the Accept or Reject button on the overview.")
+    outcome = await run_in_threadpool(_decide, store, message_id, decision)
+    return RedirectResponse(f"/admin?done={decision}ed&outcome={outcome}#waiting", status_code=303)
 
 
 def _retry(store: Store, slug: str, message_id: int) -> str:

@@ -44,6 +44,15 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
 
 
+class PageError(Exception):
+    """An error shown as a page: a status, a heading and what to do next."""
+
+    def __init__(self, status: int, title: str, detail: str, *, signin: bool = False,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.signin, self.headers = status, title, detail, signin, headers or {}
+
+
 class Unavailable(Exception):
     """The database cannot answer now: 503, and the client may try again."""
 
@@ -63,10 +72,7 @@ def install(app: FastAPI) -> None:
     async def _bad(request: Request, exc: OptoutError) -> JSONResponse:
         return problem(400, str(exc))
 
-    @app.exception_handler(Unavailable)
-    async def _down(request: Request, exc: Unavailable) -> JSONResponse:
-        return unavailable(exc)
-
 
 def unavailable(exc: Unavailable) -> JSONResponse:
+    """The API's answer to an outage (``pages.install`` registers the handler that calls it)."""
     return problem(503, f"the database cannot answer now ({exc}); try again", {"Retry-After": "5"})

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from optout.clock import utcnow
 from optout.consult.lookup import iso
+from optout.http import session
 
 HERE = Path(__file__).parent
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
@@ -30,15 +31,6 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
-
-
-class PageError(Exception):
-    """An error shown as a page: a status, a heading and what to do next."""
-
-    def __init__(self, status: int, title: str, detail: str, *, signin: bool = False,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.signin, self.headers = status, title, detail, signin, headers or {}
 
 
 def when(value: Any) -> Markup:
@@ -66,6 +58,14 @@ def ago(value: Any) -> str:
 
 ENV.filters["when"] = when
 ENV.filters["ago"] = ago
+
+
+def show(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page, with the browser's CSRF token in its forms (and its cookie set if new)."""
+    session.csrf_token(request)
+    response = page(request, name, status, **context)
+    session.issue(request, response)
+    return response
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import deque
 from typing import TYPE_CHECKING
 
+from cachetools import LRUCache
 from fastapi import Request, Response
 from starlette.datastructures import FormData
 
-from optout.http.render import PageError
+from optout.http.problems import PageError
 from optout.record import signin
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ class SignInLimit:
 
     def __init__(self, failures: int = 10, window: float = 900.0) -> None:
         self.failures, self.window = failures, window
-        self.seen: defaultdict[str, deque[float]] = defaultdict(deque)
+        # a flood of addresses forgets the least recently seen ones, not the memory
+        self.seen: LRUCache[str, deque[float]] = LRUCache(maxsize=100_000)
 
     def check(self, client: str) -> None:
         recent = self._recent(client)
@@ -93,12 +95,11 @@ class SignInLimit:
 
     def failed(self, client: str) -> None:
         self._recent(client).append(time.monotonic())
-        if len(self.seen) > 100_000:  # a flood of addresses: forget the oldest half, not the memory
-            for stale in list(self.seen)[: len(self.seen) // 2]:
-                del self.seen[stale]
 
     def _recent(self, client: str) -> deque[float]:
-        recent = self.seen[client]
+        recent = self.seen.get(client)
+        if recent is None:
+            recent = self.seen[client] = deque()
         while recent and recent[0] < time.monotonic() - self.window:
             recent.popleft()
         return recent

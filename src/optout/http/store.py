@@ -1,9 +1,15 @@
 """The database for requests: a pool of read-only connections for lookups, and a writing
 engine for the few writes. Lookups read through a pooled read-only connection (a WAL reader on
-SQLite, so they never wait for the listener's commits)."""
+SQLite, so they never wait for the listener's commits).
+
+A database that cannot answer (``errors.is_outage``) is ``Unavailable`` (503): the broken
+connection is dropped from the pool, so the service recovers by itself. Any other database error
+is a bug or bad data, and is not dressed up as an outage.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,27 +17,26 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from optout.config import Settings
 from optout.consult import lookup
-from optout.errors import OptoutError
+from optout.errors import first_line, is_outage
 from optout.http import problems
 from optout.store import db, sql
+from optout.store.reader import Reader
 
+log = logging.getLogger("optout.http")
 T = TypeVar("T")
 
 
 class Store:
-    """The database for requests: a pool of read-only connections, and (for the few writes) a
-    writing engine made on first use. A database that cannot answer is Unavailable (503), and
-    the broken connection is dropped from the pool, so the service recovers by itself."""
+    """Connections for the HTTP side's requests; one per application (``app.state.store``)."""
 
     def __init__(self, cfg: Settings) -> None:
         self.cfg = cfg
         # as many connections as requests can use at once: a pool smaller than the traffic
         # opens and closes a connection per request, which cost more than the lookup
-        self.engine = db.engine(cfg, check_schema=False, write=False, pool=cfg.http_db_connections, lookups=True)
+        self.engine = db.lookup_pool(cfg, size=cfg.http_db_connections)
         self.dialect = self.engine.dialect.name
         self._writer: Engine | None = None
         self._loop_thread: int | None = None  # the event loop's thread, once a small read ran on it
@@ -58,28 +63,26 @@ class Store:
             return await run_in_threadpool(work, *args)
 
     @contextmanager
-    def connection(self) -> Iterator[Any]:
-        """A DB-API connection for the hot paths (lookups), its read ended after: from the pool,
-        or on the event loop (SQLite) one kept checked out, since a checkout cost more than a
-        lookup. A database error drops the connection, so the next one starts afresh."""
+    def connection(self) -> Iterator[Reader]:
+        """A reader for the hot paths (lookups), its read ended after: from the pool, or on the
+        event loop (SQLite) one kept checked out, since a checkout cost more than a lookup. An
+        outage drops the connection, so the next one starts afresh."""
         on_loop = threading.get_ident() == self._loop_thread
         try:
             conn = self._held() if on_loop else self.engine.raw_connection()
         except Exception as exc:
-            raise problems.Unavailable(_first_line(exc)) from None
+            raise self._unavailable(exc) from None
         try:
-            yield conn
+            yield Reader.pooled(conn, self.dialect)
             conn.rollback()  # end the read transaction: the next reader sees new commits
-        except (OptoutError, HTTPException):
-            raise
         except Exception as exc:
-            if not _database_trouble(exc):
+            if not is_outage(exc):
                 raise
             conn.invalidate()
             self._loop_conn = None
             if self.dialect == "postgresql":
                 self.engine.dispose()  # the others are likely gone too (a restart): open afresh
-            raise problems.Unavailable(_first_line(exc)) from None
+            raise self._unavailable(exc) from None
         finally:
             if not on_loop:
                 conn.close()
@@ -103,7 +106,7 @@ class Store:
     def writing(self) -> Iterator[Connection]:
         """One transaction on the writing engine, committed at the end."""
         if self._writer is None:
-            self._writer = db.engine(self.cfg, check_schema=False)
+            self._writer = db.writer(self.cfg)
         with self._guarded(self._writer.begin) as conn:
             yield conn
 
@@ -112,12 +115,17 @@ class Store:
         try:
             with opening() as conn:
                 yield conn
-        except (OptoutError, HTTPException):
-            raise
         except Exception as exc:
-            if not _database_trouble(exc):
+            if not is_outage(exc):
                 raise
-            raise problems.Unavailable(_first_line(exc)) from None
+            raise self._unavailable(exc) from None
+
+    @staticmethod
+    def _unavailable(exc: Exception) -> problems.Unavailable:
+        """The outage, logged with the driver's words (which no answer carries)."""
+        why = first_line(exc)
+        log.warning("database unavailable", extra={"fields": {"why": why}})
+        return problems.Unavailable(why)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -125,16 +133,6 @@ class Store:
             self._writer.dispose()
 
     def schema(self) -> str | None:
-        with self.connection() as conn:
-            row = sql.run(conn.cursor(), self.dialect, sql.SCHEMA_REVISION).fetchone()
+        with self.connection() as reader:
+            row = reader.run(sql.SCHEMA_REVISION).fetchone()
             return row[0] if row else None
-
-
-def _database_trouble(exc: Exception) -> bool:
-    """An error of the database or its driver (as against a bug of ours, which stays a 500)."""
-    return type(exc).__module__.split(".")[0] in ("sqlalchemy", "sqlite3", "psycopg", "psycopg_pool")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

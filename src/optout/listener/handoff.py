@@ -14,10 +14,12 @@ import multiprocessing
 import pickle
 import socket
 import time
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from optout.listener import metrics
-from optout.listener.worker import FRAME, PING, serve_forever
+from optout.listener.protocol import FRAME, Delivery, Outcome, Ping, Refusals, Reply, Request
+from optout.listener.worker import serve_forever
 
 
 class WorkerGone(Exception):
@@ -25,11 +27,11 @@ class WorkerGone(Exception):
 
 
 class Worker:
-    """The listener's end: ``submit`` one message's items and await their committed outcomes."""
+    """The listener's end: ``deliver`` a message and await its committed outcomes."""
 
     def __init__(self, settings_data: dict[str, Any], *, timeout: float) -> None:
         self.settings_data, self.timeout = settings_data, timeout
-        self.process: Any = None
+        self.process: BaseProcess | None = None
         self.link: _Link | None = None
         self.watchdog: asyncio.Task[None] | None = None
         self.ids = itertools.count(1)
@@ -49,10 +51,18 @@ class Worker:
             metrics.WORKER_RESTARTS.inc()
         _, self.link = await asyncio.get_running_loop().create_unix_connection(_Link, sock=mine)
         self.watchdog = asyncio.create_task(self._watch(self.link, self.process), name="worker-watchdog")
-        await self._answer(self.link.send(next(self.ids), PING))
+        await self._answer(self.link.send(next(self.ids), Ping()))
 
-    async def submit(self, request: Any) -> Any:
-        """The worker's answer to ``request``; WorkerGone if it failed, died or took too long."""
+    async def deliver(self, delivery: Delivery) -> tuple[Outcome, ...]:
+        """What became of ``delivery``, one outcome per recipient, committed; WorkerGone if the
+        worker failed, died or took too long."""
+        return (await self._submit(delivery)).outcomes
+
+    async def record_refusals(self, rows: list[tuple[str, str, int, int]]) -> None:
+        """Have the worker add the refused-recipient counts; WorkerGone if it could not."""
+        await self._submit(Refusals(tuple(rows)))
+
+    async def _submit(self, request: Request) -> Reply:
         if self.link is None or self.link.gone:
             async with self.restarting:  # one restart, however many sessions find it gone
                 if self.link is None or self.link.gone:
@@ -62,13 +72,13 @@ class Worker:
         return await self._answer(self.link.send(next(self.ids), request))
 
     @staticmethod
-    async def _answer(reply: asyncio.Future[tuple[str, Any]]) -> Any:
-        status, value = await reply
-        if status != "ok":
-            raise WorkerGone(value)
-        return value
+    async def _answer(waiting: asyncio.Future[Reply]) -> Reply:
+        reply = await waiting
+        if reply.error is not None:
+            raise WorkerGone(reply.error)
+        return reply
 
-    async def _watch(self, link: _Link, process: Any) -> None:
+    async def _watch(self, link: _Link, process: BaseProcess) -> None:
         """Kill a worker that has left a request unanswered for ``timeout`` seconds.
 
         One check a second, rather than a timer per message: a timer per message cost the
@@ -102,14 +112,14 @@ class _Link(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.buffer = bytearray()
-        self.waiting: dict[int, tuple[asyncio.Future[tuple[str, Any]], float]] = {}  # oldest first
+        self.waiting: dict[int, tuple[asyncio.Future[Reply], float]] = {}  # oldest first
         self.gone = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # a Unix socket pair's transport
         self.transport: asyncio.Transport = transport
 
-    def send(self, request_id: int, request: Any) -> asyncio.Future[tuple[str, Any]]:
+    def send(self, request_id: int, request: Request) -> asyncio.Future[Reply]:
         future = asyncio.get_running_loop().create_future()
         self.waiting[request_id] = (future, time.monotonic())
         payload = pickle.dumps((request_id, request), protocol=pickle.HIGHEST_PROTOCOL)
@@ -126,12 +136,12 @@ class _Link(asyncio.Protocol):
             (size,) = FRAME.unpack_from(self.buffer)
             if len(self.buffer) < FRAME.size + size:
                 return
-            replies = pickle.loads(self.buffer[FRAME.size : FRAME.size + size])
+            replies: list[Reply] = pickle.loads(self.buffer[FRAME.size : FRAME.size + size])
             del self.buffer[: FRAME.size + size]
-            for request_id, status, value in replies:
-                future, _ = self.waiting.pop(request_id, (None, 0.0))
+            for reply in replies:
+                future, _ = self.waiting.pop(reply.request_id, (None, 0.0))
                 if future is not None and not future.done():
-                    future.set_result((status, value))
+                    future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.close("the worker process exited")

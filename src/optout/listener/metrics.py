@@ -3,7 +3,7 @@ reports what it did with each reply), so the HTTP side's ``/metrics`` serves the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Histogram
 
@@ -19,16 +19,19 @@ WORKER_RESTARTS = Counter("optout_worker_restarts_total", "Worker processes star
 WORKER_TIMEOUTS = Counter("optout_worker_timeouts_total", "Workers killed for leaving a message unanswered")
 RECOGNITION_TIMEOUTS = Counter("optout_recognition_timeouts_total",
                                "Messages whose recognition ran past recognition_timeout (kept in quarantine)")
+if TYPE_CHECKING:
+    from optout.listener.protocol import Outcome
+
 DEFERRED = Counter("optout_messages_deferred_total", "Messages answered 451 because they could not be stored")
 
 
-def count(outcomes: list[dict[str, Any]]) -> None:
+def count(outcomes: tuple[Outcome, ...]) -> None:
     """Count what the worker did with one message (one outcome per account it was sent to)."""
     for done in outcomes:
-        MESSAGES.labels(done["outcome"], done.get("how") or "none", done.get("language") or "none").inc()
-        if done.get("commit_s") is not None:
-            COMMIT_SECONDS.observe(done["commit_s"])
-        if done.get("late"):
+        MESSAGES.labels(done.outcome, done.how or "none", done.language or "none").inc()
+        if done.commit_s is not None:
+            COMMIT_SECONDS.observe(done.commit_s)
+        if done.late:
             RECOGNITION_TIMEOUTS.inc()
 
 

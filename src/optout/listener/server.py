@@ -80,7 +80,7 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
     trust.load_pinned(cfg.dkim_keys_file)  # a bad keys file stops start-up, not the first notice
     context = tls_context(cfg)  # likewise a bad certificate
     db.engine(cfg).dispose()  # create or check the schema before the worker starts
-    reads = db.engine(cfg, check_schema=False, write=False)
+    reads = db.read_only(cfg, check_schema=False)
     handler = Handler(cfg, reads=reads)
     if state is not None:
         state["worker"] = handler.worker

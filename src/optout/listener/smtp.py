@@ -19,10 +19,13 @@ from email.errors import HeaderParseError
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from cachetools import LRUCache
 
 from optout.clock import today
+from optout.errors import first_line
 from optout.listener import metrics
 from optout.listener.handoff import Worker
+from optout.listener.protocol import Delivery, Outcome
 from optout.record import accounts
 
 if TYPE_CHECKING:
@@ -94,7 +97,7 @@ class Handler:
         self.per_client: Counter[str] = Counter()
         self.guesses = Guesses(cfg)
         self.relays = cfg.relay_networks
-        self.trusted_cache: dict[str, bool] = {}
+        self.trusted_cache: LRUCache[str, bool] = LRUCache(maxsize=10_000)
 
     def trusted(self, client: str) -> bool:
         """Is ``client`` the MTA in front of us (setting trusted_relays)?"""
@@ -105,8 +108,7 @@ class Handler:
                 found = any(address in network for network in self.relays)
             except ValueError:  # a Unix socket peer, say
                 found = False
-            if len(self.trusted_cache) < 10_000:
-                self.trusted_cache[client] = found
+            self.trusted_cache[client] = found
         return found
 
     async def handle_PROXY(self, server: SMTP, session: Session, envelope: Envelope, proxy: Any) -> bool:
@@ -127,8 +129,7 @@ class Handler:
         try:
             account = await self.routes.route(address)
         except Exception as exc:  # the database is down or frozen: the sender should retry
-            error = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-            log.warning("routing failed", extra={"fields": {"error": error}})
+            log.warning("routing failed", extra={"fields": {"error": first_line(exc)}})
             return TRY_LATER
         if account is None:
             # The front relays everyone's RCPTs (and its own verification probes): its refusals
@@ -155,9 +156,9 @@ class Handler:
         routed = [(rcpt, account) for rcpt in envelope.rcpt_tos if (account := self.routes.cached(rcpt))]
         if not routed:
             return NO_SUCH_USER
-        items = [(raw, account["id"], envelope.mail_from, rcpt, peer) for rcpt, account in routed]
+        delivery = Delivery(raw, envelope.mail_from, peer, tuple((rcpt, account["id"]) for rcpt, account in routed))
         try:
-            outcomes = await self.worker.submit(items)
+            outcomes = await self.worker.deliver(delivery)
         except Exception as exc:
             metrics.DEFERRED.inc()
             self._log(routed, None, started, peer=peer, size=len(raw), error=exc)
@@ -165,7 +166,7 @@ class Handler:
         metrics.HANDOFF_SECONDS.observe(time.monotonic() - started)
         metrics.count(outcomes)
         self._log(routed, outcomes, started, peer=peer, size=len(raw))
-        return OK.format(count=len(outcomes), outcome=", ".join(sorted({o["outcome"] for o in outcomes})))
+        return OK.format(count=len(outcomes), outcome=", ".join(sorted({o.outcome for o in outcomes})))
 
     async def warm(self) -> None:
         """Start the worker: it is running, and connected, before we listen."""
@@ -183,7 +184,7 @@ class Handler:
         rows = self.guesses.take()
         if rows:
             try:
-                await self.worker.submit(("refusals", rows))
+                await self.worker.record_refusals(rows)
             except Exception:  # the database is away: keep the counts for the next flush
                 self.guesses.put_back(rows)
 
@@ -192,16 +193,17 @@ class Handler:
         await self._write_refusals()
         await self.worker.stop()
 
-    def _log(self, routed: list[Any], outcomes: list[dict[str, Any]] | None, started: float, *,
-             peer: str, size: int, error: Exception | None = None) -> None:
+    def _log(self, routed: list[tuple[str, dict[str, Any]]], outcomes: tuple[Outcome, ...] | None,
+             started: float, *, peer: str, size: int, error: Exception | None = None) -> None:
         took = round((time.monotonic() - started) * 1000, 1)
         for index, (_, account) in enumerate(routed):
-            done = outcomes[index] if outcomes else {"outcome": "deferred"}
+            done = outcomes[index] if outcomes else None
             log.info("message", extra={"fields": {
-                "account": accounts.masked(account, self.cfg.ingest_domain), "outcome": done["outcome"],
-                "kind": done.get("kind"), "order_id": done.get("order_id"), "dkim": done.get("dkim"),
-                "peer": peer, "ms": took, "size": size,
-                **({"error": str(error).splitlines()[0][:200]} if error else {}),
+                "account": accounts.masked(account, self.cfg.ingest_domain),
+                "outcome": done.outcome if done else "deferred",
+                "kind": done.kind if done else None, "order_id": done.order_id if done else None,
+                "dkim": done.dkim if done else None, "peer": peer, "ms": took, "size": size,
+                **({"error": first_line(error)} if error else {}),
             }})
 
 
@@ -310,7 +312,7 @@ class ListenerSession(SMTP):
             return
         if busy_left <= 0 and isinstance(self.transport, asyncio.WriteTransport):
             self.transport.write(TRANSACTION_TOO_LONG)
-        super()._timeout_cb()
+        super()._timeout_cb()  # type: ignore[no-untyped-call]  # aiosmtpd leaves it unannotated
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """The address in MAIL FROM / RCPT TO, as aiosmtpd 1.4 parses it, at a fraction of the cost.

@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optout.errors import OptoutError
+from optout.errors import OptoutError, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from optout.config import Settings
+    from optout.store.reader import Reader
 
 # The newest migration; a test checks it against the migrations folder.
 SCHEMA_REVISION = "0005"
@@ -49,8 +50,39 @@ def redact(url: str) -> str:
         return url
 
 
-def engine(settings: Settings, *, check_schema: bool = True, write: bool = True,
-           durable: bool = True, pool: int = 5, lookups: bool = False) -> Engine:
+def engine(settings: Settings) -> Engine:
+    """A writing engine for the configured database, its schema created (SQLite) or checked:
+    what a command that writes wants. The other kinds have a name each, below."""
+    return _engine(settings, check_schema=True, write=True, durable=True)
+
+
+def writer(settings: Settings) -> Engine:
+    """A writing engine whose schema the caller has checked already (the listener's worker,
+    the HTTP side's writes, ``optout db upgrade``)."""
+    return _engine(settings, check_schema=False, write=True, durable=True)
+
+
+def bulk_writer(settings: Settings) -> Engine:
+    """A writing engine for re-runnable bulk work (``optout import``): on SQLite a commit
+    survives a crash of the process but not of the machine, which saves an fsync per commit."""
+    return _engine(settings, check_schema=True, write=True, durable=False)
+
+
+def read_only(settings: Settings, *, check_schema: bool = True) -> Engine:
+    """An engine that only reads: on SQLite its reads never wait behind a writer."""
+    return _engine(settings, check_schema=check_schema, write=False, durable=True)
+
+
+def lookup_pool(settings: Settings, *, size: int) -> Engine:
+    """The HTTP side's readers: ``size`` connections kept open (a busier pool waits for one
+    rather than opening and closing more); on PostgreSQL every statement its own snapshot
+    (autocommit) and no ping at checkout, which saves two of a lookup's four round trips (the
+    caller drops the pool on an outage instead: ``http.store.Store``)."""
+    return _engine(settings, check_schema=False, write=False, durable=True, pool=size, lookups=True)
+
+
+def _engine(settings: Settings, *, check_schema: bool, write: bool, durable: bool, pool: int = 5,
+            lookups: bool = False) -> Engine:
     """An engine for the configured database, its schema created (SQLite) or checked.
 
     On SQLite a ``write`` engine takes the write lock when a transaction begins; a read-only
@@ -174,7 +206,7 @@ def ensure_schema(eng: Engine, settings: Settings) -> None:
     if revision == SCHEMA_REVISION:
         return
     if revision is None and is_sqlite(settings.url):
-        writer = engine(settings, check_schema=False)  # ``eng`` may be a read-only one
+        writer = _engine(settings, check_schema=False, write=True, durable=True)  # ``eng`` may be a read-only one
         try:
             upgrade(writer)
         finally:
@@ -199,15 +231,16 @@ def upgrade(eng: Engine) -> None:
 
 
 def cannot_connect(url: str, exc: Exception) -> OptoutError:
-    detail = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return OptoutError(f"cannot use database {redact(url)}: {detail[0] if detail else exc}")
+    return OptoutError(f"cannot use database {redact(url)}: {first_line(exc, 300)}")
 
 
-def reader(settings: Settings) -> tuple[Any, str]:
-    """A read-only DB-API connection and its dialect (``sqlite`` or ``postgresql``), schema checked."""
+def reader(settings: Settings) -> Reader:
+    """A read-only DB-API connection and its dialect, schema checked."""
+    from optout.store.reader import Reader
+
     url = settings.url
     if is_sqlite(url):
-        return _sqlite_reader(settings), "sqlite"
+        return Reader(_sqlite_reader(settings), "sqlite")
     import psycopg
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -216,7 +249,7 @@ def reader(settings: Settings) -> tuple[Any, str]:
     except psycopg.Error as exc:
         raise cannot_connect(url, exc) from None
     _check_revision(conn)
-    return conn, "postgresql"
+    return Reader(conn, "postgresql")
 
 
 def _sqlite_reader(settings: Settings) -> Any:
