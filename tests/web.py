@@ -22,6 +22,14 @@ class Serve:
     base: str
     smtp_port: int
     log: Path
+    pid: int = 0
+
+    def rss(self) -> int:
+        """The server process's resident memory now, in bytes (Linux /proc)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
 
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -51,7 +59,7 @@ def start_serve(tmp_path: Path, **settings: str) -> tuple[Serve, object]:
     http_port, smtp_port = free_port(), free_port()
     log = tmp_path / "serve.log"
     proc = subprocess_server(smtp_port, "--http-port", str(http_port), log=log, env=env)
-    serve = Serve(f"http://127.0.0.1:{http_port}", smtp_port, log)
+    serve = Serve(f"http://127.0.0.1:{http_port}", smtp_port, log, proc.pid)
     until(lambda: answers(serve.base), what="the HTTP side")
     return serve, proc
 

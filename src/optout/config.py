@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8025, ge=0, le=65535)
     http_max_body: int = Field(100 * 1024 * 1024, gt=0)  # bytes a POST may send; more gets 413
+    # A request's head (request line and headers) must arrive whole within this many seconds and
+    # bytes, or the connection is closed with 408 / 431: slow or huge headers hold no connection
+    http_header_timeout: float = Field(10.0, gt=0)
+    http_max_header_bytes: int = Field(64 * 1024, ge=1024)
     # With --no-http, /metrics alone on this port (on http_host), so that the SMTP side's
     # metrics can be scraped when the HTTP side runs as a process of its own
     metrics_port: int | None = Field(None, ge=1, le=65535)

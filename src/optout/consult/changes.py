@@ -31,6 +31,8 @@ from optout.store.reader import Reader
 MAX_PAGE = 10_000
 _CURSOR = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6})/(\d{1,19})$")
 _EPOCH = datetime(1970, 1, 1)
+_LATEST = datetime(9000, 1, 1)
+_LARGEST_ID = 2**63 - 1  # the largest ID either database stores
 
 
 @dataclass(frozen=True, order=True)
@@ -53,18 +55,24 @@ def cursor(text: str | None) -> Cursor:
     try:
         decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
         found = _CURSOR.match(decoded)
-        if found:
-            return Cursor(datetime.fromisoformat(found[1]), int(found[2]))
+        if found and int(found[2]) <= _LARGEST_ID:
+            return Cursor(_within(datetime.fromisoformat(found[1])), int(found[2]))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if when.tzinfo is not None:
+            when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # not a time; or one that leaves the calendar in UTC (year 1 at +14:00)
         raise OptoutError("since: give the `next` cursor of a previous page, or an ISO 8601 time "
                           "such as 2026-11-21T02:30:00Z") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
-    return Cursor(when, 0)
+    return Cursor(_within(when), 0)
+
+
+def _within(when: datetime) -> datetime:
+    """A time the feed can compute with (minus an expiry period, plus a settle window): before
+    1970 nothing was listed, so it is the start; past 9000 nothing will be."""
+    return min(max(when, _EPOCH), _LATEST)
 
 
 @dataclass

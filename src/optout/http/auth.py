@@ -33,6 +33,12 @@ class Principal:
     def admin(self) -> bool:
         return self.scope == "admin"
 
+    @property
+    def sees(self) -> str | None:
+        """Whose reports this key may see named: None for every account's (the operator's
+        key), else its own account's slug."""
+        return None if self.admin else (self.account or "")
+
 
 class Keys:
     """The live keys, remembered for CACHE_SECONDS; one per application (``app.state.keys``)."""

@@ -24,16 +24,19 @@ IN_MEMORY = 1024 * 1024
 CHUNK = 256 * 1024
 
 
-async def spool(stream: AsyncIterator[bytes], limit: int) -> IO[bytes]:
+async def spool(stream: AsyncIterator[bytes], limit: int, *, lines: bool = False) -> IO[bytes]:
     """The whole body in a temporary file, rewound; 413 past ``limit`` bytes (a chunked body
-    declares no length up front)."""
+    declares no length up front). With ``lines`` (a send list), a line longer than LONGEST_ITEM
+    is refused as it arrives, not once it has been stored."""
     spooled = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115 (the caller closes it)
-    seen = 0
+    seen, run = 0, 0
     try:
         async for chunk in stream:
             seen += len(chunk)
             if seen > limit:
                 raise HTTPException(413, f"the body passed {limit:,} bytes (setting http_max_body): send it in parts")
+            if lines:
+                run = _line_run(run, chunk)
             spooled.write(chunk)
     except BaseException:
         spooled.close()
@@ -42,11 +45,26 @@ async def spool(stream: AsyncIterator[bytes], limit: int) -> IO[bytes]:
     return spooled
 
 
+def _line_run(run: int, chunk: bytes) -> int:
+    """The length of the line still open after ``chunk``, ``run`` bytes of it before; a 400 if any
+    line passes LONGEST_ITEM. Only a chunk longer than that can hide a long line inside it."""
+    first, last = chunk.find(b"\n"), chunk.rfind(b"\n")
+    longest = run + len(chunk) if first < 0 else max(run + first, len(chunk) - last - 1)
+    if len(chunk) > LONGEST_ITEM and first >= 0:
+        longest = max(longest, max(map(len, chunk[first + 1 : last].split(b"\n"))))
+    if longest > LONGEST_ITEM:
+        raise OptoutError(_TOO_LONG)
+    return run + len(chunk) if first < 0 else len(chunk) - last - 1
+
+
+_TOO_LONG = f"a line longer than {LONGEST_ITEM:,} bytes: this is not a send list"
+
+
 def lines(body: IO[bytes]) -> Iterator[str]:
-    """Each non-blank line, stripped."""
-    for line in body:
+    """Each non-blank line, stripped; a line is read at most LONGEST_ITEM bytes at a time."""
+    while line := body.readline(LONGEST_ITEM + 1):
         if len(line) > LONGEST_ITEM:
-            raise OptoutError(f"a line longer than {LONGEST_ITEM:,} bytes: this is not a send list")
+            raise OptoutError(_TOO_LONG)
         if line.strip():
             yield line.decode("utf-8", "replace").strip()
 
@@ -57,7 +75,7 @@ def csv_records(body: IO[bytes]) -> Iterator[str]:
     A record ends at a line break outside quotes; RFC 4180 doubles a quote inside a quoted
     field, so a record is complete when it holds an even number of quote characters."""
     record, first = b"", True
-    for line in body:
+    while line := body.readline(LONGEST_ITEM + 1):
         if first:
             line, first = line.removeprefix(b"\xef\xbb\xbf"), False  # Excel's UTF-8 mark
         record += line
@@ -72,6 +90,15 @@ def csv_records(body: IO[bytes]) -> Iterator[str]:
         raise OptoutError("the CSV ends inside a quoted field")
 
 
+_NOT_STRINGS = "the body is not a JSON array of strings"
+
+
+def _whole_characters(value: str) -> str:
+    """A JSON string may hold half a surrogate pair (``"\\ud800"``), which no UTF-8 answer can
+    carry: it becomes U+FFFD, so the query gets its own error line rather than a cut answer."""
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def json_array(body: IO[bytes]) -> Iterator[str]:
     """The strings of a JSON array, decoded a chunk at a time."""
     decoder, text = json.JSONDecoder(), codecs.getincrementaldecoder("utf-8")("replace")
@@ -84,7 +111,7 @@ def json_array(body: IO[bytes]) -> Iterator[str]:
                 if not buffer:
                     break
                 if buffer[0] != "[":
-                    raise OptoutError("the body is not a JSON array of strings")
+                    raise OptoutError(_NOT_STRINGS)
                 started, buffer = True, buffer[1:]
                 continue
             if buffer.startswith("]"):
@@ -94,11 +121,13 @@ def json_array(body: IO[bytes]) -> Iterator[str]:
                 value, end = decoder.raw_decode(buffer)
             except json.JSONDecodeError:
                 if len(buffer) > LONGEST_ITEM:
-                    raise OptoutError("the body is not a JSON array of strings") from None
+                    raise OptoutError(_NOT_STRINGS) from None
                 break  # the item goes on in the next chunk
+            except (ValueError, RecursionError):  # a number past int's digit limit; arrays nested thousands deep
+                raise OptoutError(_NOT_STRINGS) from None
             if not isinstance(value, str):
-                raise OptoutError("the body is not a JSON array of strings")
+                raise OptoutError(_NOT_STRINGS)
             buffer = buffer[end:]
-            yield value
+            yield value if value.isascii() else _whole_characters(value)
     if not done:
         raise OptoutError("the body is not a complete JSON array")

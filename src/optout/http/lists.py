@@ -8,21 +8,23 @@ operator) vouches for needs an admin key."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi import Query as QueryParam
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.exceptions import HTTPException
 
+from optout.clock import utcnow
 from optout.consult import changes
 from optout.errors import OptoutError
 from optout.http import problems
 from optout.http.auth import Principal
 from optout.http.deps import ReadKey, StoreDep, WriteKey
 from optout.identifiers import parse_query
-from optout.record import accounts, entries
+from optout.record import accounts, entries, ingest
 
 
 class NewEntry(BaseModel):
@@ -30,6 +32,13 @@ class NewEntry(BaseModel):
     reason: str = Field(description="Why; kept in the entry's history", min_length=1, max_length=500)
     account: str | None = Field(None, description="Admin keys: the account this is on behalf of "
                                 "(a seller's key always writes for its own account)")
+
+    @field_validator("query", "reason", "account")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("a NUL character is not allowed")
+        return value
 
 
 class Written(BaseModel):
@@ -83,7 +92,7 @@ def changes_get(principal: ReadKey, store: StoreDep,
 
 @router.post("/v1/entries", summary="Put a buyer or an order on the list by hand", response_model=Written,
              status_code=201, responses={200: {"model": Written, "description": "It was listed already"},
-                                         **problems.documented(400, 401, 403, 404, 422, 503)})
+                                         **problems.documented(400, 401, 403, 404, 413, 422, 429, 503)})
 def entries_post(entry: NewEntry, principal: WriteKey, store: StoreDep) -> JSONResponse:
     query = parse_query(entry.query)
     if entry.account and not principal.admin and entry.account != principal.account:
@@ -91,6 +100,8 @@ def entries_post(entry: NewEntry, principal: WriteKey, store: StoreDep) -> JSONR
     with store.writing() as conn:
         slug = entry.account or principal.account
         account_id = known(conn, slug)["id"] if slug else None
+        if not principal.admin and account_id is not None:
+            _within_daily_limit(conn, account_id, store.cfg.daily_new_entries_limit)
         new = entries.add_by_hand(conn, query=query, reason=entry.reason, account_id=account_id,
                                   actor=_actor(principal))
     return JSONResponse({"query": query.value, "listed": True, "new": new}, status_code=201 if new else 200)
@@ -119,6 +130,18 @@ def known(conn: Any, slug: str) -> dict[str, Any]:
         return accounts.get(conn, slug=slug)
     except OptoutError:
         raise HTTPException(404, f"no account {slug!r}") from None
+
+
+def _within_daily_limit(conn: Any, account_id: int, limit: int) -> None:
+    """The volume guard notices obey, for a seller's key: past the account's daily limit of new
+    entries, 429 until midnight UTC. A notice past it is held for the operator to review; an API
+    add has no message to review, so it is refused instead, and only the admin key passes."""
+    if ingest.listed_today(conn, account_id=account_id) >= limit:
+        now = utcnow()
+        wait = int((datetime.combine(now.date() + timedelta(days=1), time()) - now).total_seconds()) + 1
+        raise HTTPException(429, f"this account has added {limit} new entries today (setting "
+                                 "daily_new_entries_limit); the operator's admin key can add more",
+                            headers={"Retry-After": str(wait)})
 
 
 def _actor(principal: Principal) -> str:

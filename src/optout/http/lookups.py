@@ -53,7 +53,8 @@ class Answer(BaseModel):
     first_seen: str | None = None
     last_seen: str | None = None
     reports: int | None = None
-    accounts: list[str] | None = Field(None, description="Accounts whose live reports name it")
+    accounts: list[str] | None = Field(None, description="Accounts whose live reports name it. A seller's key sees "
+                                         "only its own account here (or nothing); the admin key sees them all")
     verified: bool | None = Field(None, description="Some report's DKIM signature verified")
     removed_at: str | None = None
     removed_reason: str | None = None
@@ -86,7 +87,7 @@ async def check_get(q: Annotated[list[str], QueryParam(min_length=1, description
     if len(q) > MAX_GET_QUERIES:
         raise OptoutError(f"at most {MAX_GET_QUERIES} q parameters; POST /v1/check takes any number")
     queries = [parse_query(raw) for raw in q]
-    lines = await store.small(check_lines, store, queries)
+    lines = await store.small(check_lines, store, queries, principal.sees)
     # written out, not through FastAPI's encoder: the same text `optout check --json` prints
     return Response(b'{"results": [' + b", ".join(lines) + b"]}", media_type="application/json")
 
@@ -96,10 +97,10 @@ async def check_get(q: Annotated[list[str], QueryParam(min_length=1, description
              responses={**NDJSON, **problems.documented(400, 401, 403, 413, 415, 503)})
 async def check_post(request: Request, principal: ReadKey, store: StoreDep) -> StreamingResponse:
     kind = _content_type(request, store, ("application/json", "text/plain"))
-    body = await bodies.spool(request.stream(), store.cfg.http_max_body)
+    body = await bodies.spool(request.stream(), store.cfg.http_max_body, lines=kind == "text/plain")
     items = bodies.json_array(body) if kind == "application/json" else bodies.lines(body)
     first = await _first(items, body)
-    return StreamingResponse(_answers(store, first, items, body), media_type="application/x-ndjson")
+    return StreamingResponse(_answers(store, principal.sees, first, items, body), media_type="application/x-ndjson")
 
 
 @router.post("/v1/filter", summary="A send list in (one address or order ID a line, or CSV with "
@@ -113,7 +114,7 @@ async def filter_post(request: Request, principal: ReadKey, store: StoreDep,
                                                              "(it could not be checked) or keep it")] = Invalid.drop,
                       ) -> StreamingResponse:
     kind = _content_type(request, store, ("text/plain", "text/csv"))
-    body = await bodies.spool(request.stream(), store.cfg.http_max_body)
+    body = await bodies.spool(request.stream(), store.cfg.http_max_body, lines=True)
     keep = invalid is Invalid.keep
     if kind == "text/plain":
         plain = bodies.lines(body)
@@ -184,12 +185,13 @@ def _whole(records: list[str]) -> list[str | None]:
     return list(records)
 
 
-async def _answers(store: Store, first: list[str], items: Iterator[str], body: IO[bytes]) -> AsyncIterator[bytes]:
+async def _answers(store: Store, sees: str | None, first: list[str], items: Iterator[str],
+                   body: IO[bytes]) -> AsyncIterator[bytes]:
     """The JSON line of each query, in order. A malformed query gets a line with its error; a
     body that breaks off, or a database that goes away, gets a last line saying so (the status
     went out with the first batch)."""
     try:
-        async for data in _batched(store, first, items, body, _answer_batch):
+        async for data in _batched(store, first, items, body, lambda store_, batch: _answer_batch(store_, batch, sees)):
             yield data
     except BrokenOff as exc:
         yield (json.dumps({"error": str(exc)}) + "\n").encode()
@@ -223,8 +225,8 @@ async def _batched(store: Store, first: list[str], items: Iterator[str], body: I
                 raise BrokenOff(broken)
             if not more:
                 return
-    except problems.Unavailable as exc:
-        raise BrokenOff(f"the database went away: {exc}") from None
+    except problems.Unavailable:  # the driver's words are in the log, not in the answer
+        raise BrokenOff("the database went away; send the rest again") from None
     finally:
         body.close()
 
@@ -242,17 +244,27 @@ class BrokenOff(Exception):
     """The body turned out broken, or the database went away, after the answer had started."""
 
 
-def check_lines(store: Store, queries: list[Query]) -> list[bytes]:
-    """Each query's answer line, as `optout check --json` prints it; lookups counted."""
+def check_lines(store: Store, queries: list[Query], sees: str | None) -> list[bytes]:
+    """Each query's answer line, as `optout check --json` prints it, the reporting accounts
+    narrowed to what the key ``sees`` (``Principal.sees``); lookups counted."""
     cutoff = store.cutoff
     with store.connection() as reader:
         found = list(lookup.check(reader, queries, detail=True))
     listed = sum(1 for _, row, _ in found if lookup.status(row, cutoff) == "listed")
     metrics.count_lookups("check", listed=listed, not_listed=len(found) - listed)
-    return [lookup.json_line(q, row, slugs, cutoff=cutoff).encode() for q, row, slugs in found]
+    return [lookup.json_line(q, row, visible(slugs, sees), cutoff=cutoff).encode() for q, row, slugs in found]
 
 
-def _answer_batch(store: Store, batch: list[str]) -> bytes:
+def visible(slugs: list[str], sees: str | None) -> list[str]:
+    """The reporting accounts a key may see: all for the operator's (``sees`` None), else its
+    own account's, if it reported the entry. Sellers must not learn who else reports a buyer:
+    that would map the shared list to their competitors."""
+    if sees is None:
+        return slugs
+    return [sees] if sees in slugs else []
+
+
+def _answer_batch(store: Store, batch: list[str], sees: str | None) -> bytes:
     good: list[Query | None] = []  # None keeps a malformed query's place in the order
     errors: list[tuple[str, str]] = []
     for raw in batch:
@@ -273,7 +285,7 @@ def _answer_batch(store: Store, batch: list[str]) -> bytes:
                 continue
             q, row, accounts = next(found)
             listed += lookup.status(row, cutoff) == "listed"
-            lines.append(lookup.json_line(q, row, accounts, cutoff=cutoff))
+            lines.append(lookup.json_line(q, row, visible(accounts, sees), cutoff=cutoff))
     metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
     metrics.count_lookups("check_bulk", listed=listed, not_listed=len(batch) - len(errors) - listed,
                           malformed=len(errors))

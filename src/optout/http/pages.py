@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +30,8 @@ from optout.record import accounts, quarantine, trust
 PAGE_SIZE = 20
 CSV_FIELDS = ("kind", "value", "status", "marketplace", "first_seen", "last_seen")
 DONE = {"retried", "accepted", "rejected"}  # what a redirect after a form may report
+_DIGITS = re.compile(r"[0-9]{1,6}")  # str.isdigit() admits "²", which int() refuses
+MessageId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]  # past it, no database stores the number
 
 
 router = APIRouter(include_in_schema=False)
@@ -94,7 +98,7 @@ def entries_csv(request: Request, slug: str, viewer: Seller, store: StoreDep) ->
 # Each form: its body is read on the event loop (async), the rest (database work, which may
 # wait for SQLite's write lock) in a worker thread, as FastAPI runs a plain `def` route.
 @router.post("/account/{slug}/messages/{message_id}/retry")
-async def retry(request: Request, slug: str, message_id: int, viewer: Seller, store: StoreDep) -> Response:
+async def retry(request: Request, slug: str, message_id: MessageId, viewer: Seller, store: StoreDep) -> Response:
     await session.checked_form(request)
     outcome = await run_in_threadpool(_retry, store, slug, message_id)
     return RedirectResponse(f"/account/{slug}?done=retried&outcome={outcome}#quarantine", status_code=303)
@@ -109,7 +113,7 @@ def admin(request: Request, viewer: Operator, store: StoreDep) -> HTMLResponse:
 
 
 @router.post("/admin/messages/{message_id}/{decision}")
-async def decide(request: Request, message_id: int, decision: str, viewer: Operator, store: StoreDep) -> Response:
+async def decide(request: Request, message_id: MessageId, decision: str, viewer: Operator, store: StoreDep) -> Response:
     await session.checked_form(request)
     if decision not in ("accept", "reject"):
         raise PageError(404, "No such action", "Use the Accept or Reject button on the overview.")
@@ -158,8 +162,9 @@ def _search(request: Request) -> str | None:
 
 
 def _page_number(request: Request, name: str) -> int:
+    """The page asked for, 1 to 10,000; anything else (``²``, a 5,000-digit number) is page 1."""
     text = request.query_params.get(name, "1")
-    return min(int(text), 10_000) if text.isdigit() and int(text) > 0 else 1
+    return min(int(text), 10_000) if _DIGITS.fullmatch(text) and int(text) > 0 else 1
 
 
 def _done(request: Request) -> dict[str, str] | None:

@@ -7,15 +7,17 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from optout.errors import OptoutError
 
 log = logging.getLogger("optout.http")
 TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-          413: "Request body too large", 422: "Unprocessable request", 503: "Service unavailable"}
+          413: "Request body too large", 415: "Unsupported media type", 422: "Unprocessable request",
+          429: "Too many requests", 500: "Internal error", 503: "Service unavailable"}
 
 
 class Problem(BaseModel):
@@ -29,7 +31,8 @@ class Problem(BaseModel):
 
 WHY = {400: "A malformed query or body", 401: "No key, or an unknown or revoked one",
        403: "The key's scope or account does not allow this", 404: "No such entry or account",
-       413: "The body is over http_max_body", 415: "A body of another type",
+       413: "The body is over its limit", 415: "A body of another type",
+       429: "The account is past its daily limit of new entries",
        422: "A missing or invalid parameter or field", 503: "The database cannot answer now; try again"}
 
 
@@ -72,7 +75,19 @@ def install(app: FastAPI) -> None:
     async def _bad(request: Request, exc: OptoutError) -> JSONResponse:
         return problem(400, str(exc))
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        """The client hung up while sending: one log line, and an answer nobody will read."""
+        client = request.client.host if request.client else "unknown"
+        log.info("client went away", extra={"fields": {"client": client, "path": request.url.path}})
+        return Response(status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        """A bug of ours: logged with its traceback (by the server); the answer carries none of it."""
+        return problem(500, "something went wrong on our side; the operator's log has the details")
+
 
 def unavailable(exc: Unavailable) -> JSONResponse:
     """The API's answer to an outage (``pages.install`` registers the handler that calls it)."""
-    return problem(503, f"the database cannot answer now ({exc}); try again", {"Retry-After": "5"})
+    return problem(503, "the database cannot answer now; try again", {"Retry-After": "5"})

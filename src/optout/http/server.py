@@ -16,6 +16,7 @@ import uvicorn
 
 from optout.config import Settings
 from optout.errors import OptoutError
+from optout.http import heads
 
 log = logging.getLogger("optout.http")
 
@@ -48,7 +49,8 @@ async def serve(cfg: Settings, sock: socket.socket, *, stop: asyncio.Event,
     from optout.http.app import create_app
 
     app = create_app(cfg, worker_alive=worker_alive)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=10)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=10,
+                            http=heads.bounded(cfg), server_header=False)
     server = _Embedded(config)
     running = asyncio.create_task(server.serve(sockets=[sock]), name="http")
     address = sock.getsockname()

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "optout_session"
 CSRF_COOKIE = "optout_csrf"
+# Over TLS the cookies' names take the __Host- prefix: a browser then accepts them only with
+# Secure, Path=/ and no Domain, so no other host under the same domain can set or shadow them.
+HOST_ONLY = "__Host-"
 
 
 def secure(request: Request) -> bool:
@@ -33,9 +36,18 @@ def secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
 
 
+def cookie_name(request: Request, name: str) -> str:
+    """``name`` as this request's cookies carry it: with the __Host- prefix over TLS."""
+    return HOST_ONLY + name if secure(request) else name
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(request, SESSION_COOKIE))
+
+
 def viewer(store: Store, request: Request) -> signin.Viewer | None:
     """The signed-in viewer, or None."""
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     if not token:
         return None
     with store.reading() as conn:
@@ -43,31 +55,31 @@ def viewer(store: Store, request: Request) -> signin.Viewer | None:
 
 
 def remember(request: Request, response: Response, token: str, seconds: int) -> None:
-    response.set_cookie(SESSION_COOKIE, token, max_age=max(1, seconds), path="/", httponly=True,
+    response.set_cookie(cookie_name(request, SESSION_COOKIE), token, max_age=max(1, seconds), path="/", httponly=True,
                         samesite="lax", secure=secure(request))
 
 
 def forget(request: Request, response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure(request))
+    response.delete_cookie(cookie_name(request, SESSION_COOKIE), path="/", httponly=True, samesite="lax", secure=secure(request))
 
 
 def csrf_token(request: Request) -> str:
     """The browser's CSRF token (made now if it has none; ``issue`` sets the cookie)."""
-    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf", None) or secrets.token_urlsafe(24)
+    token = request.cookies.get(cookie_name(request, CSRF_COOKIE)) or getattr(request.state, "csrf", None) or secrets.token_urlsafe(24)
     request.state.csrf = token
     return token
 
 
 def issue(request: Request, response: Response) -> None:
-    if request.cookies.get(CSRF_COOKIE) != request.state.csrf:
-        response.set_cookie(CSRF_COOKIE, request.state.csrf, path="/", httponly=True, samesite="strict",
+    if request.cookies.get(cookie_name(request, CSRF_COOKIE)) != request.state.csrf:
+        response.set_cookie(cookie_name(request, CSRF_COOKIE), request.state.csrf, path="/", httponly=True, samesite="strict",
                             secure=secure(request))
 
 
 async def checked_form(request: Request) -> FormData:
     """The posted form, once it repeats the CSRF cookie; else 403, saying how to go on."""
     form = await request.form()
-    sent, cookie = form.get("csrf"), request.cookies.get(CSRF_COOKIE)
+    sent, cookie = form.get("csrf"), request.cookies.get(cookie_name(request, CSRF_COOKIE))
     if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
         raise PageError(403, "This form has expired",
                         "The page was open too long, or came from another site. Go back, reload the page "

@@ -75,7 +75,7 @@ async def signout(request: Request, store: StoreDep) -> Response:
 
 
 def _sign_out(request: Request, store: Store) -> Response:
-    token = request.cookies.get(session.SESSION_COOKIE)
+    token = session.session_token(request)
     if token:
         with store.writing() as conn:
             signin.end(conn, token=token)

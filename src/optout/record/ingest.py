@@ -182,14 +182,14 @@ class _Budget:
         if not self.limit:
             return True
         if account_id not in self.used:
-            self.used[account_id] = _listed_today(self.conn, account_id)
+            self.used[account_id] = listed_today(self.conn, account_id=account_id)
         if self.used[account_id] >= self.limit:
             return False
         self.used[account_id] += 1  # counts as if it lists something: conservative
         return True
 
 
-def _listed_today(conn: Connection, account_id: int) -> int:
+def listed_today(conn: Connection, *, account_id: int) -> int:
     """How many identifiers this account put on the list today (one row, kept by entries.record)."""
     found = bulk.fetch(conn, sql.LISTED_TODAY,
                        (account_id, today()))

@@ -94,11 +94,14 @@ def open_with_link(conn: Connection, *, token: str) -> tuple[str, Viewer]:
 
 def open_with_key(conn: Connection, *, key: str) -> tuple[str, Viewer]:
     """A session for an API key's account (or, for an admin key, the operator's)."""
-    row = conn.execute(select(KEY.c.id, KEY.c.scope, KEY.c.account_id)
+    row = conn.execute(select(KEY.c.id, KEY.c.scope, KEY.c.account_id, ACCOUNT.c.enabled)
+                       .outerjoin(ACCOUNT, ACCOUNT.c.id == KEY.c.account_id)
                        .where(KEY.c.digest == digest(key), KEY.c.revoked_at.is_(None))).mappings().first()
     if row is None:
         raise Refused("That key is not valid (or was revoked).")
     account_id = None if row["scope"] == "admin" else row["account_id"]
+    if account_id is not None and not row["enabled"]:
+        raise Refused("This key's account is disabled.")
     return _open(conn, account_id=account_id, expires_at=utcnow() + KEY_SESSION, key_id=row["id"])
 
 

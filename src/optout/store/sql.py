@@ -128,8 +128,9 @@ REVIEW_COUNTS = ("SELECT outcome, count(*) FROM message WHERE outcome IN ('quara
                  "GROUP BY outcome")
 EXPORT_RUN = "INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (?, ?, ?, ?, ?)"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+# a seller's key lives only as long as its account: a disabled or revoked account's keys answer nothing
 KEY_BY_DIGEST = ("SELECT k.id, k.scope, k.account_id, a.slug FROM apikey k LEFT JOIN account a ON a.id = k.account_id "
-                 "WHERE k.digest = ? AND k.revoked_at IS NULL")
+                 "WHERE k.digest = ? AND k.revoked_at IS NULL AND (k.account_id IS NULL OR a.enabled)")
 
 
 def run(cursor: Any, dialect: str, sql: str, params: Any = ()) -> Any:
