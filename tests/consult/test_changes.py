@@ -12,6 +12,7 @@ from sqlalchemy import text, update
 from optout.consult import changes
 from optout.errors import OptoutError
 from optout.store.models import Entry, table
+from optout.store.reader import Reader
 
 ENTRY = table(Entry)
 
@@ -23,7 +24,7 @@ def _now() -> datetime:
 def _page(engine, after: changes.Cursor, *, limit: int = 100, settle: float = 0, expire_days: int | None = None):  # noqa: ANN001, ANN202
     conn = engine.raw_connection()
     try:
-        return changes.page(conn, engine.dialect.name, after=after, limit=limit, expire_days=expire_days, settle=settle)
+        return changes.page(Reader.pooled(conn, engine.dialect.name), after=after, limit=limit, expire_days=expire_days, settle=settle)
     finally:
         conn.close()
 

@@ -49,6 +49,7 @@ class Layer:
     text: str
     signed: bytes | Message | None  # what DKIM can verify for this layer (serialised lazily)
     sender_name: str | None = None  # a forward that names its sender without an address
+    evidence: bool = False  # no parse named the sender: the nearest address above the wording stands for it
 
 
 def parse(raw: bytes) -> Result:
@@ -98,10 +99,15 @@ def _parse(raw: bytes) -> Result:
     if confirmation:
         return confirmation
     how, forwarded_by = _delivery(msg, sender)
+    mailing = _mailing(msg)
     failures, layers = [], []
     for layer in _layers(msg, raw, how, sender, subject):
         layers.append(layer)
-        verdict = notice.judge(layer.sender, layer.subject, layer.text, sender_name=layer.sender_name)
+        verdict = (notice.judge_by_evidence(layer.subject, layer.text) if layer.evidence else
+                   notice.judge(layer.sender, layer.subject, layer.text, sender_name=layer.sender_name))
+        if verdict.ok and mailing and layer.how in ("direct", "auto-forward"):
+            verdict = notice.Verdict(False, f"a mailing ({mailing}) quoting the notice's wording, not a notice "
+                                            "about one order", wording=True)
         if verdict.ok:
             return Result(
                 kind=NOTICE, reason=verdict.reason, order_id=verdict.order_id,
@@ -110,9 +116,12 @@ def _parse(raw: bytes) -> Result:
                 forwarded_by=forwarded_by if layer.how != "direct" else None,
                 signed_bytes=mime.as_bytes(layer.signed) if isinstance(layer.signed, Message)
                 else layer.signed,
-                sender=layer.sender, route=_route(msg, how),
+                sender=layer.sender or verdict.sender, route=_route(msg, how),
             )
-        failures.append(verdict)
+        if not layer.evidence:
+            failures.append(verdict)
+        elif not failures or not any(v.wording for v in failures):
+            failures.append(verdict)  # a parse's own refusal says more than the evidence's
     # the innermost layer that had the wording says best why it was refused
     best = next((v for v in reversed(failures) if v.wording), None)
     if best is None and any(notice.possible_unknown_language(layer.sender, layer.subject, layer.text)
@@ -147,6 +156,16 @@ def _route(msg: Message, how: str) -> str:
     return "by-hand"
 
 
+def _mailing(msg: Message) -> str | None:
+    """Which header marks a message as a mailing to many (a newsletter), or None. Amazon sends a
+    notice to one seller about one order; its newsletters carry List-Unsubscribe."""
+    for name in ("List-Unsubscribe", "List-Id"):
+        if msg.get(name) is not None:
+            return name
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    return f"Precedence: {precedence}" if precedence in ("bulk", "list") else None
+
+
 def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str) -> Iterator[Layer]:
     text = mime.body_text(msg)
     yield Layer(how, sender, subject, text, raw)
@@ -154,7 +173,14 @@ def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str
         return
     for attached in mime.attached_messages(msg):
         yield from _attached(attached)
-    yield from _inline(text, subject)
+    inline = list(_inline(text, subject))
+    yield from inline
+    if how == "direct" or any(notice.is_buyer_relay(layer.sender) for layer in inline):
+        return
+    # A forward whose header block no parse understood: its sender, by evidence (recognise/evidence.py)
+    yield Layer("inline-forward", None, subject, text, None, evidence=True)
+    for saved in mime.attached_texts(msg):  # a notice saved as a .txt file and attached
+        yield Layer("attachment", None, subject, saved, None, evidence=True)
 
 
 def _attached(msg: Message, depth: int = 0) -> Iterator[Layer]:

@@ -167,6 +167,13 @@ def body_text(msg: Message) -> str:
     return "\n".join(plain or markup)[:MAX_TEXT]
 
 
+def attached_texts(msg: Message) -> Iterator[str]:
+    """The text of plain-text files attached to this message (a notice saved as ``.txt``)."""
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and _is_attachment(part):
+            yield part_text(part)
+
+
 def attached_messages(msg: Message, depth: int = 0) -> Iterator[Message]:
     """Messages attached to this one (``message/rfc822``, or an ``.eml`` file), outermost first."""
     if depth > MAX_DEPTH or not msg.is_multipart():

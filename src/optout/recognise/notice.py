@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optout.identifiers import BUYER_ALIAS, ORDER_ID
-from optout.recognise import forwards
+from optout.recognise import evidence, forwards
 
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
 _TLDS = (
@@ -82,6 +82,7 @@ class Verdict:
     marketplace: str | None = None
     language: str | None = None
     wording: bool = False  # the opt-out wording was there, whatever else failed
+    sender: str | None = None  # the sender it was judged as coming from
 
 
 def judge(sender: str | None, subject: str, text: str, *, sender_name: str | None = None) -> Verdict:
@@ -91,7 +92,34 @@ def judge(sender: str | None, subject: str, text: str, *, sender_name: str | Non
     found = _wording(flat)
     if found is None:
         return Verdict(False, "no opt-out wording")
-    language, start, end = found
+    return _judged(sender, subject, text, flat, found, sender_name)
+
+
+def judge_by_evidence(subject: str, text: str) -> Verdict:
+    """A forwarded notice whose header block nobody could parse: the nearest address before the
+    wording stands for its sender (``evidence.sender_before`` says when it may), and must be an
+    address Amazon sends notices from."""
+    flat = _normalise(text)
+    found = _wording(flat)
+    if found is None:
+        return Verdict(False, "no opt-out wording")
+    sender = evidence.sender_before(flat, found[3])
+    if sender.address is None:
+        return Verdict(False, f"opt-out wording, but {sender.why}", wording=True)
+    if amazon_domain(sender.address) is None or sender.address.split("@", 1)[0] not in _NOTICE_SENDERS:
+        domain = sender.address.rsplit("@", 1)[1]
+        return Verdict(False, f"opt-out wording, but the nearest sender before it ({domain}) is not an Amazon "
+                              "notice sender", wording=True)
+    verdict = _judged(sender.address, subject, text, flat, found, None)
+    if verdict.ok:
+        verdict.reason += ", its sender found above the notice's text"
+        verdict.sender = sender.address
+    return verdict
+
+
+def _judged(sender: str | None, subject: str, text: str, flat: str, found: tuple[str, int, int, int],
+            sender_name: str | None) -> Verdict:
+    language, start, end, anchor = found
     if is_buyer_relay(sender):
         return Verdict(False, "a buyer's message relayed by Amazon", wording=True)
     domain = amazon_domain(sender)
@@ -99,9 +127,19 @@ def judge(sender: str | None, subject: str, text: str, *, sender_name: str | Non
     if domain is None and not by_name:
         who = sender.rsplit("@", 1)[1] if sender and "@" in sender else (sender_name or "unknown")
         return Verdict(False, f"opt-out wording, but the sender ({who}) is not Amazon", wording=True)
-    order_id = _order_id(flat, start, end) or _single(ORDER_ID.findall(subject))
+    ids = set(ORDER_ID.findall(flat[start:end]))
+    if len(ids) > 1:
+        # A notice is about one order. Two in its text is a seller's note, a digest or a mistake:
+        # listing both could list a buyer who never opted out, listing one is a guess.
+        return Verdict(False, "two different order IDs in the notice's text (a notice names one order): "
+                              "kept for review; list the right one with optout add", wording=True)
+    order_id = _single(list(ids)) or _single(ORDER_ID.findall(subject))
     if order_id is None:
         return Verdict(False, "opt-out wording from Amazon, but no order ID", wording=True)
+    example = _example(flat, anchor, order_id)
+    if example:
+        return Verdict(False, f"the notice's wording quoted with an example order ID ({example}), not a notice "
+                              "about one order", wording=True)
     buyer = _buyer(text, sender)
     marketplace = buyer.split("@marketplace.", 1)[1] if buyer else domain
     source = domain or f"{sender_name!r} (a name only, no address)"
@@ -128,16 +166,49 @@ def possible_unknown_language(sender: str | None, subject: str, text: str) -> bo
     return len(set(ORDER_ID.findall(flat))) == 1
 
 
-def _wording(flat: str) -> tuple[str, int, int] | None:
-    """(language, start, end) of the first stretch carrying every group of one language."""
+def _wording(flat: str) -> tuple[str, int, int, int] | None:
+    """(language, start, end, anchor) of the first stretch carrying every group of one language;
+    ``anchor`` is where its first group's phrase stands."""
     for language in LANGUAGES:
         first = language.groups[0]
         for anchor in _positions(flat, first):
             lo, hi = max(0, anchor - _WINDOW), anchor + _WINDOW
             window = flat[lo:hi]
             if all(any(p in window for p in group) for group in language.groups[1:]):
-                return language.code, lo, hi
+                return language.code, lo, hi, anchor
     return None
+
+
+# Placeholder order IDs that help pages and newsletters print, and what frames a quoted example.
+_PLACEHOLDER = re.compile(r"(\d)\1\1-\1{7}-\1{7}|123-1234567-1234567|123-4567890-1234567|012-3456789-0123456")
+_EXAMPLE_WORDS = tuple(_DATA["examples"]["framing"])
+
+
+def _example(flat: str, anchor: int, order_id: str) -> str | None:
+    """Why this looks like a quoted example rather than a notice, or None: a placeholder ID,
+    example framing ("for example", "such as" …) just before the sentence or the ID, or the
+    sentence opened by a quotation mark."""
+    if _PLACEHOLDER.fullmatch(order_id):
+        return f"{order_id} is a placeholder"
+    at = flat.find(order_id)
+    for where in (anchor, at):
+        before = flat[max(0, where - 160):where]
+        if any(word in before for word in _EXAMPLE_WORDS):
+            return "framed as an example"
+    if _opened_quote(flat[max(0, anchor - 24):anchor]):
+        return "the sentence is quoted"
+    return None
+
+
+def _opened_quote(before: str) -> bool:
+    """Does a quotation opened in ``before`` stay open up to the wording?"""
+    if before.count('"') % 2:
+        return True
+    for opening, closing in (("“", "”"), ("„", "“"), ("«", "»"), ("「", "」"), ("『", "』")):
+        at = before.rfind(opening)
+        if at >= 0 and closing not in before[at + 1:]:
+            return True
+    return False
 
 
 def _positions(flat: str, phrases: tuple[str, ...]) -> list[int]:
