@@ -23,6 +23,7 @@ from optout.cli import (
     quarantine,
     serve,
     stats,
+    wordings,
 )
 
 
@@ -75,6 +76,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(wordings.app, name="wordings")
 app.command("check")(lookup.check)
 app.command("filter")(lookup.filter_)
 app.command("add")(entries.add)

@@ -107,3 +107,25 @@ def reject(message_id: IdArg, as_json: JsonOption = False) -> None:
         done = quarantine.reject(conn, message_id=message_id)
     row = {"id": message_id, "outcome": done.outcome, "reason": done.reason}
     say(row, f"{message_id}\t{done.outcome}\t{done.reason}", as_json=as_json)
+
+
+@app.command("groups")
+@guarded
+def groups(as_json: JsonOption = False) -> None:
+    """Possible notices in an unknown language, grouped by their wording, biggest first, each
+    with its wording in full: teach one with `optout wordings learn GROUP --language CODE`."""
+    from optout.consult.lookup import iso
+    from optout.record import wordings
+
+    with reading(settings()) as conn:
+        found = wordings.groups(conn)
+        shown = [(group, wordings.derive(conn, target=str(group.sample_id))) for group in found]
+    for group, derived in shown:
+        row = {"group": group.key, "messages": group.messages, "accounts": group.accounts,
+               "since": iso(group.since), "marketplaces": group.marketplaces, "sample": group.sample_id,
+               "wording": derived.sentence, "subject": derived.subject}
+        where = ", ".join(group.marketplaces) or "Amazon"
+        say(row, f"{group.key}\t{group.messages} message(s) from {where}, {group.accounts} account(s), since "
+                 f"{row['since']}, sample {group.sample_id}\n\t{derived.sentence!r}", as_json=as_json)
+    if not shown and not as_json:
+        typer.echo("no possible notices in an unknown language are waiting")

@@ -33,10 +33,18 @@ def gather(conn: Connection) -> dict[str, Any]:
         "accounts": conn.execute(select(func.count()).select_from(Account)).scalar_one(),
         "messages": outcomes,
         "held_by_volume_guard": outcomes.get("held", 0),
-        # a marketplace whose wording phrases.toml lacks: add it, then `quarantine retry --all`
+        # a marketplace whose wording is not known yet: `quarantine groups`, then `wordings learn`
         "possible_notices_unknown_language": conn.execute(
             select(func.count()).where(MESSAGE.c.outcome == "quarantined", MESSAGE.c.reason == UNKNOWN_LANGUAGE)
         ).scalar_one(),
+        "wording_groups_waiting": conn.execute(
+            select(func.count(MESSAGE.c.wording_group.distinct())).where(
+                MESSAGE.c.outcome == "quarantined", MESSAGE.c.reason == UNKNOWN_LANGUAGE)
+        ).scalar_one(),
+        # which wording recognised the notices: builtin:LANGUAGE, or taught:ID
+        "notices_by_wording": dict(conn.execute(
+            select(MESSAGE.c.wording, func.count()).where(MESSAGE.c.wording.is_not(None))
+            .group_by(MESSAGE.c.wording).order_by(MESSAGE.c.wording)).all()),
         "last_export": dict(last) if last else None,
         "unknown_recipients_today": _refusals_today(conn),
     }

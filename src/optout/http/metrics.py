@@ -81,11 +81,14 @@ class _Quarantine(Collector):
         try:
             with self.store.connection() as reader:
                 rows = reader.run(sql.REVIEW_COUNTS).fetchall()
+                groups = reader.run(sql.WORDING_GROUPS_WAITING).fetchone()
         except Exception:  # the database is away: /readyz says so; the rest of the scrape goes on
             return
         for outcome, count in rows:
             family.add_metric([outcome], count)
         yield family
+        yield GaugeMetricFamily("optout_wording_groups_waiting", "Groups of possible notices in an unknown "
+                                "language waiting to be taught (optout quarantine groups)", value=groups[0] if groups else 0)
 
 
 def install(app: FastAPI, store: Store) -> None:

@@ -25,7 +25,7 @@ from optout.http.deps import Operator, Seller, StoreDep
 from optout.http.problems import PageError
 from optout.http.render import HEADERS, HERE, show
 from optout.http.store import Store
-from optout.record import accounts, quarantine, trust
+from optout.record import accounts, quarantine, trust, wordings
 
 PAGE_SIZE = 20
 CSV_FIELDS = ("kind", "value", "status", "marketplace", "first_seen", "last_seen")
@@ -109,7 +109,54 @@ def admin(request: Request, viewer: Operator, store: StoreDep) -> HTMLResponse:
     with store.reading() as conn:
         context = seller.overview(conn)
         context["held"] = seller.quarantine(conn, account_id=None, limit=20)
+        context["groups"] = wordings.shown_groups(conn)
     return show(request, "admin.html", 200, **context, done=_done(request))
+
+
+GroupKey = Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")]
+
+
+@router.post("/admin/groups/{key}/preview")
+async def preview(request: Request, key: GroupKey, viewer: Operator, store: StoreDep) -> Response:
+    """The wording a group would teach, shown before it is saved."""
+    form = await session.checked_form(request)
+    kind, language = _teaching(form)
+    with store.reading() as conn:
+        try:
+            derived = wordings.derive(conn, target=key)
+            wordings.check(sentence=derived.sentence, language=language, kind=kind)
+        except OptoutError as exc:
+            raise PageError(409, "This cannot be taught", f"{exc}. Reject its messages instead, or list an "
+                            "order by hand with optout add.") from None
+        messages = next((g.messages for g in wordings.groups(conn) if g.key == key), 0)
+    return show(request, "teach.html", 200, key=key, kind=kind, language=language, sentence=derived.sentence,
+                subject=derived.subject, messages=messages)
+
+
+@router.post("/admin/groups/{key}/teach")
+async def teach(request: Request, key: GroupKey, viewer: Operator, store: StoreDep) -> Response:
+    form = await session.checked_form(request)
+    kind, language = _teaching(form)
+    counts = await run_in_threadpool(_teach, store, key, kind, language)
+    done = "+".join(f"{n}-{outcome}" for outcome, n in sorted(counts.items()))
+    return RedirectResponse(f"/admin?done=taught&outcome={done}#groups-h", status_code=303)
+
+
+def _teaching(form: Any) -> tuple[str, str]:
+    kind, language = str(form.get("kind") or ""), str(form.get("language") or "").strip().lower()
+    if kind == "lookalike" and not language:
+        language = "other"
+    return kind, language
+
+
+def _teach(store: Store, key: str, kind: str, language: str) -> dict[str, int]:
+    with store.writing() as conn:
+        try:
+            _, counts = wordings.teach(conn, target=key, language=language, kind=kind, actor="overview (admin key)",
+                                       cfg=store.cfg)
+        except OptoutError as exc:
+            raise PageError(409, "This cannot be taught", f"{exc}.") from None
+    return counts
 
 
 @router.post("/admin/messages/{message_id}/{decision}")
@@ -170,7 +217,13 @@ def _page_number(request: Request, name: str) -> int:
 def _done(request: Request) -> dict[str, str] | None:
     """What the form just posted did, from the redirect's query (words chosen by the template)."""
     done, outcome = request.query_params.get("done"), request.query_params.get("outcome", "")
+    if done == "taught":  # "3-listed+1-duplicate": counts and outcomes, nothing else
+        parts = [p.split("-", 1) for p in outcome.split("+") if _COUNTED.fullmatch(p)]
+        return {"action": done, "outcome": ", ".join(f"{n} {what}" for n, what in parts)}
     return {"action": done, "outcome": outcome if outcome.isalpha() else ""} if done in DONE else None
+
+
+_COUNTED = re.compile(r"[0-9]{1,6}-[a-z]{1,20}")
 
 
 def _csv_line(values: Any) -> str:

@@ -10,6 +10,8 @@ from prometheus_client import Counter, Histogram
 MESSAGES = Counter("optout_messages_total", "Messages kept, by outcome, by how the notice came "
                    "(direct, auto-forward, inline-forward, attachment; none if not a notice) and language",
                    ["outcome", "form", "language"])
+WORDINGS = Counter("optout_messages_by_wording_total", "Notices recognised, by the wording that recognised them "
+                   "(builtin:LANGUAGE, or taught:ID for one the operator taught)", ["wording"])
 REPLIES = Counter("optout_smtp_replies_total", "SMTP replies sent, by code", ["code"])
 COMMIT_SECONDS = Histogram("optout_commit_seconds", "Time of the group commit that stored each message",
                            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -29,6 +31,8 @@ def count(outcomes: tuple[Outcome, ...]) -> None:
     """Count what the worker did with one message (one outcome per account it was sent to)."""
     for done in outcomes:
         MESSAGES.labels(done.outcome, done.how or "none", done.language or "none").inc()
+        if done.wording:
+            WORDINGS.labels(done.wording).inc()
         if done.commit_s is not None:
             COMMIT_SECONDS.observe(done.commit_s)
         if done.late:

@@ -56,6 +56,7 @@ class Outcome:
     language: str | None
     late: bool  # recognition ran past its deadline
     commit_s: float | None  # the group commit's time, on the first outcome of a group only
+    wording: str | None = None  # which wording recognised a notice: builtin:en, taught:7
 
 
 @dataclass(frozen=True, slots=True)

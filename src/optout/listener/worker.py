@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from optout.record import ingest, trust
 
 LATE = "recognition took too long"
+WORDINGS_EVERY = 2.0  # seconds: a wording taught anywhere is used here within this
 
 
 def serve_forever(sock: socket.socket, settings_data: dict[str, Any]) -> None:
@@ -111,6 +112,7 @@ class Worker:
     group_size: int
     deadline: float
     parsing: bool = False
+    wordings_read: float = -WORDINGS_EVERY  # when the taught wordings were last read (monotonic)
 
     @classmethod
     def start(cls, settings_data: dict[str, Any]) -> Worker:
@@ -151,11 +153,35 @@ class Worker:
         """One item ready to apply per recipient account; the message is parsed once."""
         from optout.record import ingest
 
+        self._read_wordings()
         result = self.parse_within_deadline(delivery.raw)
+        if result.group is not None and self._read_wordings(force=True):
+            # a possible notice in an unknown language: the operator may have just taught its
+            # wording (the regular read is up to WORDINGS_EVERY old), so look again before keeping it
+            result = self.parse_within_deadline(delivery.raw)
         dkim = self.verifier.check(result)
         return [ingest.Item(ingest.Inbound(raw=delivery.raw, account_id=account_id, mail_from=delivery.mail_from,
                                            rcpt=rcpt, peer=delivery.peer), result, dkim)
                 for rcpt, account_id in delivery.recipients]
+
+    def _read_wordings(self, *, force: bool = False) -> bool:
+        """Pick up wordings taught since the last read (by any process sharing the database):
+        at most one small query every WORDINGS_EVERY seconds, or now with ``force``. True if
+        they changed. If the database is away, the ones read before serve; the commit will say
+        what the trouble is."""
+        from optout.recognise import wordings as recognised
+        from optout.record import wordings
+
+        if not force and time.monotonic() - self.wordings_read < WORDINGS_EVERY:
+            return False
+        before = recognised.current()
+        try:
+            with self.engine.connect() as conn:
+                wordings.refresh(conn)
+        except Exception:  # an outage: the commit answers 451 for it
+            return False
+        self.wordings_read = time.monotonic()
+        return recognised.current() != before
 
     def commit(self, group: list[tuple[int, list[ingest.Item]]]) -> list[Reply]:
         """Apply a group in one transaction: a reply per request. If the database itself is the
@@ -180,7 +206,8 @@ class Worker:
             offset += len(items)
             replies.append(Reply(request_id, tuple(
                 Outcome(str(a.outcome), a.reason, i.result.kind, i.result.order_id, i.dkim[0], i.result.how,
-                        i.result.language, i.result.reason.startswith(LATE), took if index == 0 else None)
+                        i.result.language, i.result.reason.startswith(LATE), took if index == 0 else None,
+                        i.result.wording)
                 for index, (i, a) in enumerate(zip(items, done)))))
         return replies
 

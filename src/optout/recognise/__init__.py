@@ -15,7 +15,7 @@ from email.message import Message
 from optout.recognise import forwards, mime, notice
 from optout.recognise.result import CONFIRMATION, NOTICE, Result, other
 
-__all__ = ["Result", "parse"]
+__all__ = ["Result", "parse", "possible_notice"]
 
 MAX_BYTES = 64 * 1024 * 1024
 _AUTO_FORWARD_HEADERS = frozenset({"x-forwarded-to", "x-forwarded-for", "resent-from",
@@ -117,6 +117,7 @@ def _parse(raw: bytes) -> Result:
                 signed_bytes=mime.as_bytes(layer.signed) if isinstance(layer.signed, Message)
                 else layer.signed,
                 sender=layer.sender or verdict.sender, route=_route(msg, how),
+                wording=f"taught:{verdict.taught}" if verdict.taught else f"builtin:{verdict.language}",
             )
         if not layer.evidence:
             failures.append(verdict)
@@ -124,11 +125,32 @@ def _parse(raw: bytes) -> Result:
             failures.append(verdict)  # a parse's own refusal says more than the evidence's
     # the innermost layer that had the wording says best why it was refused
     best = next((v for v in reversed(failures) if v.wording), None)
-    if best is None and any(notice.possible_unknown_language(layer.sender, layer.subject, layer.text)
-                            for layer in layers):
-        return other(notice.UNKNOWN_LANGUAGE, forwarded_by=forwarded_by, route=_route(msg, how))
+    if best is None:
+        possible = next((layer for layer in layers if not layer.evidence and notice.possible_unknown_language(
+            layer.sender, layer.subject, layer.text)), None)
+        if possible is not None:
+            result = other(notice.UNKNOWN_LANGUAGE, forwarded_by=forwarded_by, route=_route(msg, how))
+            result.group, result.marketplace = notice.group_of(possible.text), notice.amazon_domain(possible.sender)
+            return result
+        lookalike = next((t for layer in layers if (t := notice.taught_lookalike(notice.flat(layer.text)))), None)
+        if lookalike is not None:
+            return other(f"a look-alike the operator taught (wording {lookalike.id}): not an opt-out notice",
+                         forwarded_by=forwarded_by, route=_route(msg, how))
     best = best or (failures[0] if failures else None)
     return other(best.reason if best else "no text to examine", forwarded_by=forwarded_by, route=_route(msg, how))
+
+
+def possible_notice(raw: bytes) -> Layer | None:
+    """The layer of ``raw`` that is a possible notice in an unknown language (from an Amazon
+    notice sender, one order ID), for learning its wording; None if it has none."""
+    try:
+        msg = mime.load(raw)
+        sender, subject = mime.address(mime.header(msg, "From")), mime.header(msg, "Subject")
+        how, _ = _delivery(msg, sender)
+        return next((layer for layer in _layers(msg, raw, how, sender, subject) if not layer.evidence
+                     and notice.possible_unknown_language(layer.sender, layer.subject, layer.text)), None)
+    except Exception:  # as parse: a message beyond the parser has no wording to learn
+        return None
 
 
 def _delivery(msg: Message, sender: str | None) -> tuple[str, str | None]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optout.identifiers import BUYER_ALIAS, ORDER_ID
-from optout.recognise import evidence, forwards
+from optout.recognise import evidence, forwards, wordings
 
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
 _TLDS = (
@@ -39,6 +39,11 @@ class Language:
 
 
 _NAMES = frozenset(_DATA["amazon_names"]["names"])
+
+
+def flat(text: str) -> str:
+    """``text`` as wordings are compared: lower case, quote markers gone, white space collapsed."""
+    return _normalise(text)
 
 
 def _normalise(text: str) -> str:
@@ -82,6 +87,7 @@ class Verdict:
     marketplace: str | None = None
     language: str | None = None
     wording: bool = False  # the opt-out wording was there, whatever else failed
+    taught: int | None = None  # the taught wording that matched, if one did
     sender: str | None = None  # the sender it was judged as coming from
 
 
@@ -91,9 +97,33 @@ def judge(sender: str | None, subject: str, text: str, *, sender_name: str | Non
     flat = _normalise(text)
     found = _wording(flat)
     if found is None:
-        return Verdict(False, "no opt-out wording")
+        return _judged_taught(sender, flat) if wordings.current() else Verdict(False, "no opt-out wording")
     return _judged(sender, subject, text, flat, found, sender_name)
 
+
+def _judged_taught(sender: str | None, flat: str) -> Verdict:
+    """A wording the operator taught: believed only from an address Amazon sends notices from,
+    and only for a text with exactly one order ID (a taught wording is a sample's sentence, so
+    it is held to more than the built-in ones)."""
+    taught = wordings.match(flat, "notice")
+    if taught is None:
+        return Verdict(False, "no opt-out wording")
+    if not notice_sender(sender):
+        who = sender.rsplit("@", 1)[1] if sender and "@" in sender else "unknown"
+        return Verdict(False, f"a taught wording ({taught.id}), but the sender ({who}) is not an Amazon notice "
+                              "sender", wording=True)
+    ids = set(ORDER_ID.findall(flat))
+    if len(ids) != 1:
+        return Verdict(False, f"a taught wording ({taught.id}), but {len(ids)} different order IDs", wording=True)
+    domain = amazon_domain(sender)
+    return Verdict(True, f"opt-out notice ({taught.language}, taught wording {taught.id}) from {domain}",
+                   ids.pop(), None, domain, taught.language, wording=True, taught=taught.id)
+
+
+def notice_sender(sender: str | None) -> bool:
+    """Is ``sender`` an address Amazon sends notices from (auto-communication@amazon.de …)?"""
+    return bool(sender and amazon_domain(sender) and not is_buyer_relay(sender)
+                and sender.split("@", 1)[0].lower() in _NOTICE_SENDERS)
 
 def judge_by_evidence(subject: str, text: str) -> Verdict:
     """A forwarded notice whose header block nobody could parse: the nearest address before the
@@ -106,7 +136,7 @@ def judge_by_evidence(subject: str, text: str) -> Verdict:
     sender = evidence.sender_before(flat, found[3])
     if sender.address is None:
         return Verdict(False, f"opt-out wording, but {sender.why}", wording=True)
-    if amazon_domain(sender.address) is None or sender.address.split("@", 1)[0] not in _NOTICE_SENDERS:
+    if not notice_sender(sender.address):
         domain = sender.address.rsplit("@", 1)[1]
         return Verdict(False, f"opt-out wording, but the nearest sender before it ({domain}) is not an Amazon "
                               "notice sender", wording=True)
@@ -150,6 +180,7 @@ def _judged(sender: str | None, subject: str, text: str, flat: str, found: tuple
 UNKNOWN_LANGUAGE = "possible notice in an unknown language"
 _NOTICE_SENDERS = frozenset(_DATA["unknown_language"]["senders"])
 _LOOKALIKES = tuple(_DATA["unknown_language"]["lookalikes"])
+LOOKALIKE_PHRASES = _LOOKALIKES  # what a taught notice wording must not contain
 
 
 def possible_unknown_language(sender: str | None, subject: str, text: str) -> bool:
@@ -161,9 +192,22 @@ def possible_unknown_language(sender: str | None, subject: str, text: str) -> bo
     if is_buyer_relay(sender):
         return False
     flat = _normalise(subject + "\n" + text)
-    if any(phrase in flat for phrase in _LOOKALIKES):
+    if any(phrase in flat for phrase in _LOOKALIKES) or taught_lookalike(flat):
         return False
     return len(set(ORDER_ID.findall(flat))) == 1
+
+
+def taught_lookalike(flat: str) -> wordings.Taught | None:
+    """A look-alike the operator taught ("this is something else") that ``flat`` matches."""
+    return wordings.match(flat, "lookalike") if wordings.current() else None
+
+
+def group_of(text: str) -> str | None:
+    """The signature of a possible notice's text: what its group shares (``wordings.signature``)."""
+    lowered = text.lower().replace("\r", "\n")
+    if ">" in lowered:
+        lowered = forwards.unquote(lowered)
+    return wordings.signature(lowered.replace("\u2019", "'").replace("\u2018", "'").replace("\u00ad", ""))
 
 
 def _wording(flat: str) -> tuple[str, int, int, int] | None:

@@ -29,10 +29,14 @@ class Result:
     sender: str | None = field(default=None, repr=False)
     # How the message reached us (see ``message.route``): direct, gmail, outlook, auto-forward or by-hand
     route: str | None = field(default=None, repr=False)
+    # Which wording recognised a notice ("builtin:en", "taught:7"); for a possible notice in an
+    # unknown language, the signature its group shares (recognise/wordings.py)
+    wording: str | None = field(default=None, repr=False)
+    group: str | None = field(default=None, repr=False)
 
     def public(self) -> dict[str, str | None]:
         data = asdict(self)
-        for private in ("confirmation_link", "signed_bytes", "sender", "route"):
+        for private in ("confirmation_link", "signed_bytes", "sender", "route", "wording", "group"):
             data.pop(private)
         return data
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from optout.errors import OptoutError
 from optout.recognise import parse
-from optout.record import accounts, ingest, trust
+from optout.record import accounts, ingest, trust, wordings
 from optout.record.sources import messages
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ def run(eng: Engine, cfg: Settings, *, paths: list[str], slug: str,
     """Ingest every message under ``paths`` for account ``slug``; returns the summary counts."""
     with eng.connect() as conn:
         account = accounts.get(conn, slug=slug)
+        wordings.refresh(conn)  # the taught wordings recognise past notices too
     if not account["enabled"]:
         raise OptoutError(f"account {slug!r} is disabled")
     summary = {"messages": 0, "notices": 0, "new_entries": 0, "duplicates": 0,

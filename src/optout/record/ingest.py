@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from optout.clock import today
-from optout.recognise import Result
+from optout.recognise import Result, wordings
 from optout.recognise.result import CONFIRMATION, NOTICE
 from optout.record import entries
 from optout.store import bulk, sql
@@ -198,7 +198,7 @@ def listed_today(conn: Connection, *, account_id: int) -> int:
 
 MESSAGE_COLUMNS = ("account_id", "sha256", "raw", "size", "source", "mail_from", "rcpt", "peer",
                    "received_at", "kind", "outcome", "reason", "order_id", "dkim", "dkim_domain", "route",
-                   "marketplace")
+                   "marketplace", "wording", "wording_group")
 
 
 def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
@@ -213,13 +213,18 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
         first[key] = index
         rows.append((key[0], key[1], inbound.raw, len(inbound.raw), inbound.source, storable(inbound.mail_from),
                      storable(inbound.rcpt), storable(inbound.peer), now, result.kind, "new", result.reason, result.order_id,
-                     item.dkim[0], item.dkim[1], _route(inbound, result), result.marketplace))
+                     item.dkim[0], item.dkim[1], _route(inbound, result), result.marketplace, result.wording,
+                     _group(result)))
     ids: list[int | None] = [None] * len(items)
     inserted = bulk.insert(conn, table="message", columns=MESSAGE_COLUMNS, rows=rows,
                            tail=sql.MESSAGE_ONCE, returning="id, account_id, sha256")
     for message_id, account_id, digest in inserted:
         ids[first[(account_id, digest)]] = message_id
     return ids
+
+
+def _group(result: Result) -> str | None:
+    return wordings.group_key(result.group) if result.group else None
 
 
 def _route(inbound: Inbound, result: Result) -> str | None:
@@ -229,7 +234,8 @@ def _route(inbound: Inbound, result: Result) -> str | None:
 def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Applied | None]]) -> None:
     """The verdict and outcome on each message row (a retry may change the verdict too)."""
     rows = [(item.result.kind, str(outcome.outcome), outcome.reason, item.result.order_id, item.dkim[0],
-             item.dkim[1], _route(item.inbound, item.result), item.result.marketplace, message_id)
+             item.dkim[1], _route(item.inbound, item.result), item.result.marketplace, item.result.wording,
+             _group(item.result), message_id)
             for message_id, item, outcome in done if outcome is not None]
     if rows:
         conn.exec_driver_sql(sql.marks(sql.MESSAGE_VERDICT, conn.dialect.name), rows)

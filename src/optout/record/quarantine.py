@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select, update
 
 from optout.errors import OptoutError
 from optout.recognise import parse
-from optout.record import ingest
+from optout.record import ingest, wordings
 
 MESSAGE = ingest.MESSAGE
 REVIEW = tuple(str(o) for o in ingest.REVIEW)
@@ -32,25 +32,31 @@ def get(conn: Connection, *, message_id: int) -> dict[str, Any]:
 
 
 def retry(conn: Connection, *, message_id: int, policy: ingest.Policy, verifier: Any) -> ingest.Applied:
-    """Run recognition again on a kept message (after the phrases were extended, say)."""
+    """Run recognition again on a kept message (after a wording was taught, say), with the taught
+    wordings as they are now."""
     row = _reviewable(conn, message_id)
+    wordings.refresh(conn)
     return ingest.act(conn, message_id=message_id, item=_item(row, verifier), policy=policy)
 
 
 def accept(conn: Connection, *, message_id: int, verifier: Any) -> ingest.Applied:
     """List a held or unverified notice on an operator's word."""
     row = _reviewable(conn, message_id)
+    wordings.refresh(conn)
     item = _item(row, verifier)
     if item.result.kind != "optout_notice":
-        raise OptoutError(f"message {message_id} is not an opt-out notice ({item.result.reason})")
+        raise OptoutError(f"message {message_id} is not an opt-out notice ({item.result.reason}). If it is one, "
+                          f"teach its wording (optout wordings learn {message_id} --language CODE), or list its "
+                          f"order ID by hand (optout add ORDER --account SLUG --reason TEXT); if not, "
+                          f"optout quarantine reject {message_id}")
     return ingest.act(conn, message_id=message_id, item=item, policy=ingest.Policy(), force=True)
 
 
-def reject(conn: Connection, *, message_id: int) -> ingest.Applied:
+def reject(conn: Connection, *, message_id: int, why: str = "rejected by the operator") -> ingest.Applied:
     """Take a message out of review without listing anything (a held burst that was wrong, say);
     the message and its raw bytes stay, and the reason says who decided."""
     row = _reviewable(conn, message_id)
-    reason = f"rejected by the operator; was {row['outcome']}: {row['reason']}"
+    reason = f"{why}; was {row['outcome']}: {row['reason']}"
     conn.execute(update(MESSAGE).where(MESSAGE.c.id == message_id)
                  .values(outcome=str(ingest.Outcome.REJECTED), reason=reason[:500]))
     return ingest.Applied(message_id, ingest.Outcome.REJECTED, reason)

@@ -92,6 +92,10 @@ class Message(SQLModel, table=True):
     # (another), by-hand (forwarded by a person), backfill; the seller page's setup checklist
     route: str | None = Field(default=None, max_length=12)
     marketplace: str | None = Field(default=None, max_length=40)
+    # Which wording recognised a notice ("builtin:en", "taught:7"), and for a possible notice in an
+    # unknown language the group its wording belongs to (recognise/wordings.py)
+    wording: str | None = Field(default=None, max_length=20)
+    wording_group: str | None = Field(default=None, max_length=12, index=True)
 
 
 class Report(SQLModel, table=True):
@@ -203,6 +207,22 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
     expires_at: datetime = Field(sa_type=DateTime())
     ended_at: datetime | None = Field(default=None, sa_type=DateTime())
+
+
+class Wording(SQLModel, table=True):
+    """A wording the operator taught: a notice's (``kind`` notice) or a look-alike's, as the
+    masked sentence around a sample's order ID. Forgotten ones stay, as the record of what
+    listed what."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    language: str = Field(max_length=12)
+    kind: str = Field(max_length=10)  # notice, lookalike
+    sentence: str = Field(max_length=2000)
+    subject: str | None = Field(default=None, max_length=500)
+    taught_by: str = Field(max_length=100)
+    taught_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    forgotten_at: datetime | None = Field(default=None, sa_type=DateTime())
 
 
 def table(model: type[SQLModel]) -> Table:

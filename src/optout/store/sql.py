@@ -123,7 +123,9 @@ REFUSALS_ADD = ("ON CONFLICT (day, client) DO UPDATE SET refused = refusal.refus
                 "blocked = refusal.blocked + excluded.blocked")
 
 MESSAGE_VERDICT = ("UPDATE message SET kind = ?, outcome = ?, reason = ?, order_id = ?, dkim = ?, "
-                   "dkim_domain = ?, route = ?, marketplace = ? WHERE id = ?")
+                   "dkim_domain = ?, route = ?, marketplace = ?, wording = ?, wording_group = ? WHERE id = ?")
+WORDING_GROUPS_WAITING = ("SELECT count(DISTINCT wording_group) FROM message WHERE outcome = 'quarantined' "
+                          "AND wording_group IS NOT NULL")
 REVIEW_COUNTS = ("SELECT outcome, count(*) FROM message WHERE outcome IN ('quarantined', 'unverified', 'held') "
                  "GROUP BY outcome")
 EXPORT_RUN = "INSERT INTO exportrun (at, format, rows, sha256, path) VALUES (?, ?, ?, ?, ?)"
