@@ -78,6 +78,8 @@ def database_url(
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'data' / 'optout.db'}"
         monkeypatch.setenv("OPTOUT_DATABASE_URL", url)
+        (tmp_path / "data").mkdir(exist_ok=True)
+        _upgrade()  # made, as `optout db upgrade` or the first `optout serve` would: commands that only read refuse none
         yield url
         return
     if not PG_URL:

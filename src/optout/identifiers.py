@@ -34,7 +34,8 @@ class Query(NamedTuple):
     time, which a million-line check notices."""
 
     kind: str
-    value: str
+    value: str  # normalised: what the list holds and matches
+    sent: str = ""  # as the caller wrote it (surrounding white space removed); "" when the same as value
 
 
 def normalise_email(text: str) -> str:
@@ -55,14 +56,15 @@ def _validated(value: str) -> str:
 
 def parse_query(text: str) -> Query:
     """Classify user input as an order ID or a buyer address."""
-    low = text.strip().lower()
-    if fast := _PLAIN_QUERY.fullmatch(low):
-        return Query("order" if fast.lastindex == 1 else "email", low)  # lastindex: group 1 matched
-    stripped = text.strip().strip("[]()<>").strip()
+    given = text.strip()
+    low = given.lower()
+    if fast := _PLAIN_QUERY.fullmatch(low):  # lastindex: group 1 (an order ID) matched
+        return Query("order" if fast.lastindex == 1 else "email", low, "" if low == given else given)
+    stripped = given.strip("[]()<>").strip()
     if ORDER_ID.fullmatch(stripped):
-        return Query("order", stripped)
+        return Query("order", stripped, given)
     if "@" in stripped:
-        return Query("email", normalise_email(stripped))
+        return Query("email", normalise_email(stripped), given)
     if re.fullmatch(r"[\d\s-]+", stripped):
         raise OptoutError(f"not an Amazon order ID (3-7-7 digits): {shown(text)}")
     raise OptoutError(f"not a buyer address or an order ID: {shown(text)}")

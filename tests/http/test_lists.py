@@ -7,7 +7,6 @@ from __future__ import annotations
 import smtplib
 
 import httpx
-import pytest
 from sqlalchemy import create_engine, text
 
 import mail
@@ -52,15 +51,37 @@ def test_filter_csv_passes_rows_through_untouched(cli, web) -> None:
     assert "email" in missing["detail"]  # the columns it does have
 
 
-def test_a_filtered_list_that_breaks_off_is_cut_not_complete(cli, web, serve) -> None:
-    """A CSV whose last record never closes its quote: the rows before it may already be on
-    their way, but the answer must not end as if complete (the client sees a cut answer)."""
+def test_a_filtered_list_that_breaks_off_is_a_400_not_a_partial_answer(cli, web, serve) -> None:
+    """A CSV whose last record never closes its quote, after 3,000 good rows: the list is
+    filtered whole before the answer starts, so the caller gets a 400 saying why, never a part of
+    the list that could pass for all of it."""
     client, key = web
     rows = ["name,email", *[f"n{i},b{i}@example.org" for i in range(3000)], 'broken,"x@example.org']
-    with pytest.raises(httpx.RemoteProtocolError):
-        client.post("/v1/filter", params={"column": "email"}, content="\n".join(rows),
-                    headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"})
-    until(lambda: "ends inside a quoted field" in serve.log.read_text(), what="the cut logged with its reason")
+    answer = client.post("/v1/filter", params={"column": "email"}, content="\n".join(rows),
+                         headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"})
+    assert "ends inside a quoted field" in problem(answer, 400)["detail"]
+
+
+def test_filter_says_what_it_dropped_keeps_line_endings_and_takes_json(cli, web) -> None:
+    """Headers count the kept, suppressed and unchecked rows; CRLF in, CRLF out (LF in, LF out);
+    a JSON array in, the JSON array of what may be sent out; an unchecked row is dropped, as
+    `optout filter` drops it (one rule), or kept with invalid=keep by both."""
+    client, key = web
+    auth = {"Authorization": f"Bearer {key}"}
+    sent = [UNLISTED[0], LISTED[1], "not an address", UNLISTED[1]]
+    crlf = client.post("/v1/filter", content="\r\n".join(sent) + "\r\n", headers={**auth, "Content-Type": "text/plain"})
+    assert crlf.content == f"{UNLISTED[0]}\r\n{UNLISTED[1]}\r\n".encode()
+    assert (crlf.headers["optout-kept"], crlf.headers["optout-suppressed"], crlf.headers["optout-invalid"],
+            crlf.headers["optout-invalid-rows"]) == ("2", "1", "1", "drop")
+    lf = client.post("/v1/filter", content="\n".join(sent), headers={**auth, "Content-Type": "text/plain"})
+    assert lf.content == f"{UNLISTED[0]}\n{UNLISTED[1]}\n".encode()
+    as_json = client.post("/v1/filter", json=sent, headers=auth)
+    assert as_json.status_code == 200 and as_json.json() == [UNLISTED[0], UNLISTED[1]]
+    kept = client.post("/v1/filter", json=sent, params={"invalid": "keep"}, headers=auth)
+    assert kept.json() == [UNLISTED[0], "not an address", UNLISTED[1]]
+    plain = cli("filter", input="\n".join(sent) + "\n")
+    assert plain.stdout.splitlines() == [UNLISTED[0], UNLISTED[1]] and "(dropped) 1" in plain.stderr
+    assert cli("filter", "--invalid", "keep", input="\n".join(sent) + "\n").stdout.splitlines() == kept.json()
 
 
 def test_changes_pages_through_listings_and_removals(cli, web) -> None:

@@ -159,6 +159,10 @@ def link(
         emit_json({"slug": slug, "url": url, "expires_at": iso(expires)})
     else:
         typer.echo(url)
+        typer.echo(f"valid until {iso(expires)} ({valid}); optout accounts unlink {slug} withdraws it", err=True)
+    if not cfg.public_url:
+        typer.echo(f"warning: public_url is not set, so this link points at {cfg.base_url}, which only this "
+                   "machine can open: set OPTOUT_PUBLIC_URL to the address sellers reach", err=True)
 
 
 @app.command("unlink")

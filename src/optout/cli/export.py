@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import datetime
@@ -65,6 +66,8 @@ def export(
 
     if (output is None) == (output_dir is None):
         raise OptoutError("give --output PATH (or -) or --output-dir DIR")
+    if removed and not since:
+        raise OptoutError("--removed lists what was removed since a time: give --since too")
     cfg = settings()
     scope = exporter.Scope(since=_since(since), expire_days=cfg.expire_days, removed=removed)
     started = utcnow()
@@ -92,10 +95,15 @@ def export(
         conn.exec_driver_sql(sql.marks(sql.EXPORT_RUN, conn.dialect.name), (at, fmt, count, digest or "", path))
     summary = {"format": fmt, "rows": count, "path": path, "sha256": digest,
                "seconds": round(time.perf_counter() - clock, 3)}
-    if as_json:
+    if output == "-":  # stdout carries the export: the summary goes to stderr, as the README's rule says
+        if as_json:
+            typer.echo(json.dumps(summary), err=True)
+        elif not quiet:
+            typer.echo(f"{count} rows to standard output", err=True)
+    elif as_json:
         emit_json(summary)
-    elif not quiet and output != "-":
-        typer.echo(f"{count} rows to {path} (sha256 {digest})", err=True)
+    elif not quiet:
+        typer.echo(f"{count} rows to {path} (sha256 {digest})")
 
 
 @guarded

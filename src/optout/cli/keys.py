@@ -52,7 +52,7 @@ def list_(as_json: JsonOption = False) -> None:
 
     with reading(settings()) as conn:
         rows = [_shown(row) for row in keys.listing(conn)]
-    output_rows(rows, columns=["id", "prefix", "scope", "account_id", "name", "created_at", "revoked_at"],
+    output_rows(rows, columns=["id", "prefix", "scope", "account", "name", "created_at", "revoked_at"],
                 as_json=as_json)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Iterator
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -90,57 +91,58 @@ def _csv_line(row: list[str]) -> str:
     return buf.getvalue()
 
 
+class Invalid(str, Enum):
+    drop = "drop"
+    keep = "keep"
+
+
 @guarded
 def filter_(
     column: Annotated[str | None, typer.Option("--column", help="CSV input: the column with the address.")] = None,
     input_path: Annotated[str, typer.Option("--input", "-i", help="Send list to read; - is stdin.")] = "-",
+    invalid: Annotated[Invalid, typer.Option(help="A row that is neither an address nor an order ID could not "
+                                                  "be checked: drop it (the default) or keep it.")] = Invalid.drop,
 ) -> None:
     """Write the send list without the listed buyers: what a mailer may send to."""
     from optout.consult import lookup
     from optout.store import db
 
     cfg = settings()
-    stream = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8", newline="")  # noqa: SIM115
-    reader = db.reader(cfg)
-    counts = {"kept": 0, "suppressed": 0, "invalid": 0}
+    reader = db.reader(cfg)  # first: a missing database is refused before a file is opened
+    try:
+        stream = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8", newline="")  # noqa: SIM115
+    except OSError:
+        reader.close()
+        raise
+    counts: dict[str, int] = {}
     try:
         with bulk_output():
-            _filter(stream, column, reader, lookup.expiry_cutoff(cfg.expire_days), counts)
+            _filter(stream, column, reader, lookup.expiry_cutoff(cfg.expire_days), counts,
+                    keep_invalid=invalid is Invalid.keep)
     finally:
         reader.close()
         if stream is not sys.stdin:
             stream.close()
-    typer.echo(f"kept {counts['kept']}, suppressed {counts['suppressed']}, "
-               f"not an address or order ID (kept) {counts['invalid']}", err=True)
+    typer.echo(f"kept {counts.get('kept', 0)}, suppressed {counts.get('suppressed', 0)}, not an address or order "
+               f"ID ({'kept' if invalid is Invalid.keep else 'dropped'}) {counts.get('invalid', 0)}", err=True)
 
 
-def _filter(stream: TextIO, column: str | None, reader: Reader, cutoff: str | None,
-            counts: dict[str, int]) -> None:
+def _filter(stream: TextIO, column: str | None, reader: Reader, cutoff: str | None, counts: dict[str, int], *,
+            keep_invalid: bool) -> None:
     from optout.consult import lookup
 
-    batch: list[tuple[str, str | None]] = []
+    batch: list[str] = []
+    values: list[str | None] = []
 
     def flush() -> None:
-        listed = lookup.listed_values(reader, [v for _, v in batch if v], cutoff=cutoff)
-        for line, value in batch:
-            if value in listed:
-                counts["suppressed"] += 1
-                continue
-            counts["kept"] += value is not None
-            sys.stdout.write(line)
+        listed = lookup.listed_values(reader, [v for v in values if v], cutoff=cutoff)
+        sys.stdout.writelines(lookup.sendable(batch, values, listed, keep_invalid=keep_invalid, counts=counts))
         batch.clear()
+        values.clear()
 
     for line, raw in _rows(stream, column):
-        batch.append((line, _value(raw, counts)))
+        batch.append(line)
+        values.append(lookup.value_of(raw))
         if len(batch) >= lookup.BATCH:
             flush()
     flush()
-
-
-def _value(raw: str, counts: dict[str, int]) -> str | None:
-    try:
-        return parse_query(raw).value
-    except OptoutError:
-        counts["invalid"] += 1
-        return None
-

@@ -22,5 +22,5 @@ def stats(as_json: JsonOption = False) -> None:
         return
     for key, value in found.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+            value = ", ".join(f"{k} {'none' if v is None else v}" for k, v in value.items()) or "none"
         typer.echo(f"{key.replace('_', ' '):<22} {'none' if value is None else value}")

@@ -111,7 +111,7 @@ def _change(row: tuple[Any, ...], at: datetime, expired: bool, cutoff: datetime 
     kind, value, buyer, orders, market, status, first, last, count, verified, removed_at, why = row[:12]
     if expired or (status == "listed" and cutoff is not None and _time(last) < cutoff):
         status = "expired"
-    return {"value": value, "kind": kind, "status": status, "changed_at": iso(at), "buyer_email": buyer,
+    return {"normalised": value, "value": value, "kind": kind, "status": status, "changed_at": iso(at), "buyer_email": buyer,
             "order_ids": (orders or "").split() or ([value] if kind == "order" else []),
             "marketplace": market, "first_seen": iso(first), "last_seen": iso(last), "reports": count,
             "verified": bool(verified), "removed_at": iso(removed_at), "removed_reason": why}

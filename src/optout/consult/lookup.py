@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
-from optout.identifiers import Query
+from optout.errors import OptoutError
+from optout.identifiers import Query, parse_query
 from optout.store import sql
 from optout.store.reader import Reader
 
 _quote = json.encoder.encode_basestring  # a JSON string, non-ASCII kept (C code where built)
 
+T = TypeVar("T")
 BATCH = 2000  # values a lookup statement takes: enough to spread a statement's own cost thin
 
 
@@ -91,11 +93,12 @@ def _state(stored: str, last_seen: Any, cutoff: str | None) -> str:
 def record(query: Query, row: tuple[Any, ...] | None, accounts: list[str], *, cutoff: str | None) -> dict[str, Any]:
     """The JSON object for one query, with the evidence for a known entry."""
     state = status(row, cutoff)
+    sent = query.sent or query.value
     if row is None:
-        return {"query": query.value, "kind": query.kind, "listed": False, "status": None}
+        return {"query": sent, "normalised": query.value, "kind": query.kind, "listed": False, "status": None}
     order_ids = (row[_ORDERS] or "").split() or ([row[_VALUE]] if row[_KIND] == "order" else [])
     return {
-        "query": query.value, "kind": query.kind, "listed": state == "listed", "status": state,
+        "query": sent, "normalised": query.value, "kind": query.kind, "listed": state == "listed", "status": state,
         "buyer_email": row[_BUYER], "order_ids": order_ids, "marketplace": row[_MARKET],
         "first_seen": iso(row[_FIRST]), "last_seen": iso(row[_LAST]), "reports": row[_COUNT],
         "accounts": accounts, "verified": bool(row[_VERIFIED]), "removed_at": iso(row[_REMOVED_AT]),
@@ -107,15 +110,17 @@ def json_line(query: Query, row: tuple[Any, ...] | None, accounts: list[str], *,
     """``json.dumps(record(...), ensure_ascii=False)``, written out directly: on a bulk lookup the
     general encoder cost more than the database (tests/consult hold the two to the same text).
     One f-string, and no call that can be skipped: a third faster than %-formatting the same."""
+    normalised = _quote(query.value)
+    sent = _quote(query.sent) if query.sent else normalised
     if row is None:
-        return f'{{"query": {_quote(query.value)}, "kind": "{query.kind}", "listed": false, "status": null}}'
+        return f'{{"query": {sent}, "normalised": {normalised}, "kind": "{query.kind}", "listed": false, "status": null}}'
     kind, value, buyer, orders, market, stored, first, last, count, verified, removed_at, why = row
     state = _state(stored, last, cutoff) if cutoff else stored
     if orders:
         ids = ", ".join(map(_quote, orders.split()))
     else:
         ids = _quote(value) if kind == "order" else ""
-    return (f'{{"query": {_quote(query.value)}, "kind": "{query.kind}", '
+    return (f'{{"query": {sent}, "normalised": {normalised}, "kind": "{query.kind}", '
             f'"listed": {"true" if state == "listed" else "false"}, "status": "{state}", '
             f'"buyer_email": {"null" if buyer is None else _quote(buyer)}, "order_ids": [{ids}], '
             f'"marketplace": {"null" if market is None else _quote(market)}, '
@@ -158,3 +163,34 @@ def _reporting_accounts(reader: Reader, rows: list[tuple[Any, ...]]) -> dict[str
             if value:
                 found.setdefault(value, set()).add(slug)
     return {value: sorted(slugs) for value, slugs in found.items()}
+
+
+def value_of(raw: str | None) -> str | None:
+    """The normalised value of a send list's row, or None when it is neither a buyer address nor
+    an order ID (or empty)."""
+    if not raw:
+        return None
+    try:
+        return parse_query(raw).value
+    except OptoutError:
+        return None
+
+
+def sendable(rows: list[T], values: list[str | None], listed: set[str], *, keep_invalid: bool,
+             counts: dict[str, int]) -> list[T]:
+    """The one rule `optout filter` and `POST /v1/filter` share: a row whose value is listed is
+    suppressed; a row whose value is neither an address nor an order ID could not be checked,
+    so it is dropped too (a typo may hide a listed buyer) unless ``keep_invalid``; the rest are
+    kept. ``counts`` gains kept, suppressed and invalid."""
+    kept = []
+    for row, value in zip(rows, values):
+        if value is None:
+            counts["invalid"] = counts.get("invalid", 0) + 1
+            if keep_invalid:
+                kept.append(row)
+        elif value in listed:
+            counts["suppressed"] = counts.get("suppressed", 0) + 1
+        else:
+            kept.append(row)
+    counts["kept"] = counts.get("kept", 0) + len(kept)
+    return kept

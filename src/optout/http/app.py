@@ -13,7 +13,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from optout.config import Settings
-from optout.http import accounts, health, lists, lookups, metrics, pages, problems, session, signin
+from optout.http import accounts, filtering, health, lists, lookups, metrics, pages, problems, session, signin
 from optout.http.auth import Keys
 from optout.http.fastcheck import FastCheck
 from optout.http.gate import Gate
@@ -23,6 +23,7 @@ from optout.http.store import Store
 def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None) -> FastAPI:
     """The application; ``worker_alive`` tells /readyz whether the SMTP side's worker runs."""
     app = FastAPI(title="optout", version=_version(),
+                  generate_unique_id_function=lambda route: route.name,  # operation IDs: check_get, entries_post …
                   description="The shared list of Amazon buyers who opted out of seller messages: lookups "
                               "and a changes feed for sending tools, writes by hand, account views.")
     store = Store(cfg)
@@ -37,7 +38,7 @@ def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None)
     app.add_middleware(FastCheck, store=store, keys=keys)
     app.add_middleware(Gate, keys=keys, bulk_limit=cfg.http_max_body)
     metrics.install(app, store)
-    for module in (lookups, lists, accounts, health, signin, pages):
+    for module in (lookups, filtering, lists, accounts, health, signin, pages):
         app.include_router(module.router)
     return app
 

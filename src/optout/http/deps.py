@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from optout.http import session
 from optout.http.auth import Keys, Principal
@@ -31,11 +32,18 @@ def keys_of(request: Request) -> Keys:
 StoreDep = Annotated[Store, Depends(store_of)]
 
 
-async def read_key(request: Request) -> Principal:
+# Declared so that the OpenAPI document carries the scheme (a generated client then sends the
+# key); the key itself is judged by Keys, which answers 401 in the API's own words.
+bearer = HTTPBearer(auto_error=False, scheme_name="apiKey",
+                    description="An API key from `optout keys add`, as `Authorization: Bearer KEY`")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def read_key(request: Request, _: Bearer) -> Principal:
     return await keys_of(request).principal(request, "read")
 
 
-async def write_key(request: Request) -> Principal:
+async def write_key(request: Request, _: Bearer) -> Principal:
     return await keys_of(request).principal(request, "write")
 
 

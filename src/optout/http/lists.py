@@ -23,6 +23,7 @@ from optout.errors import OptoutError
 from optout.http import problems
 from optout.http.auth import Principal
 from optout.http.deps import ReadKey, StoreDep, WriteKey
+from optout.http.problems import Kind, Status, Time
 from optout.identifiers import parse_query
 from optout.record import accounts, entries, ingest
 
@@ -53,18 +54,19 @@ class Removed(BaseModel):
 
 
 class Change(BaseModel):
-    value: str
-    kind: str
-    status: str = Field(description="listed, removed or expired")
-    changed_at: str
+    normalised: str = Field(description="The entry: an order ID, or a buyer address as /v1/check normalises it")
+    value: str = Field(description="The same as normalised (the first version's name for it)")
+    kind: Kind
+    status: Status
+    changed_at: Time
     buyer_email: str | None
     order_ids: list[str]
     marketplace: str | None
-    first_seen: str | None
-    last_seen: str | None
+    first_seen: Time
+    last_seen: Time
     reports: int
     verified: bool
-    removed_at: str | None
+    removed_at: Time
     removed_reason: str | None
 
 

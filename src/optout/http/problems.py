@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -18,6 +18,11 @@ log = logging.getLogger("optout.http")
 TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
           413: "Request body too large", 415: "Unsupported media type", 422: "Unprocessable request",
           429: "Too many requests", 500: "Internal error", 503: "Service unavailable"}
+
+
+Time = Annotated[str | None, WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]})]
+Kind = Literal["order", "email"]
+Status = Literal["listed", "removed", "expired"]
 
 
 class Problem(BaseModel):
@@ -68,8 +73,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return problem(422, f"{where}: {first.get('msg', 'invalid')}")
+        return problem(422, in_our_words(first))
 
     @app.exception_handler(OptoutError)
     async def _bad(request: Request, exc: OptoutError) -> JSONResponse:
@@ -86,6 +90,36 @@ def install(app: FastAPI) -> None:
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         """A bug of ours: logged with its traceback (by the server); the answer carries none of it."""
         return problem(500, "something went wrong on our side; the operator's log has the details")
+
+
+def in_our_words(error: dict[str, Any]) -> str:
+    """A validation error of FastAPI's (pydantic's) as the API says it: which parameter or field,
+    and what it must be, without the framework's vocabulary."""
+    loc = [str(p) for p in error.get("loc", ())]
+    where = {"query": "the query parameter", "path": "the path's", "header": "the header", "body": "the body's field"}
+    name = f"{where.get(loc[0], loc[0])} {'.'.join(loc[1:])}".strip() if loc else "the request"
+    kind, context = error.get("type", ""), error.get("ctx") or {}
+    if loc[:1] == ["body"] and (len(loc) == 1 or kind == "json_invalid"):
+        name = "the body"
+    if kind == "value_error":
+        return f"{name}: {context.get('error', 'not valid')}"
+    said = {
+        "missing": "is required",
+        "string_too_short": f"must be at least {context.get('min_length')} character(s) long",
+        "string_too_long": f"must be at most {context.get('max_length')} characters long",
+        "too_short": f"must be given at least {context.get('min_length')} time(s)",
+        "int_parsing": "must be a whole number",
+        "greater_than_equal": f"must be at least {context.get('ge')}",
+        "less_than_equal": f"must be at most {context.get('le')}",
+        "enum": f"must be one of: {context.get('expected')}",
+        "literal_error": f"must be one of: {context.get('expected')}",
+        "json_invalid": "is not valid JSON",
+        "model_attributes_type": "must be a JSON object",
+        "dict_type": "must be a JSON object",
+        "string_type": "must be a string",
+        "string_pattern_mismatch": "is not of the expected form",
+    }.get(kind)
+    return f"{name} {said}" if said else f"{name} is not valid ({error.get('msg', kind)})"
 
 
 def unavailable(exc: Unavailable) -> JSONResponse:

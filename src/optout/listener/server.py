@@ -56,6 +56,14 @@ def setup_logging(fmt: str) -> None:
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's own chatter
 
 
+def _any_account(reads: Any) -> bool:
+    """Is there any account yet? (The first start says what to do next when there is none.)"""
+    from optout.record import accounts
+
+    with reads.connect() as conn:
+        return bool(accounts.routing_table(conn))
+
+
 def tls_context(cfg: Settings) -> ssl.SSLContext | None:
     if not cfg.tls_cert:
         if cfg.require_starttls:
@@ -113,6 +121,9 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
     address = server.sockets[0].getsockname()
     log.info("listening", extra={"fields": {"address": f"{address[0]}:{address[1]}",
                                             "database": db.redact(cfg.url), "trust": cfg.trust}})
+    if not handler.routes.by_slug and not await asyncio.to_thread(_any_account, reads):
+        log.info("next step", extra={"fields": {"do": "optout accounts add SLUG (in another shell) prints an ingest "
+                                                      "address; mail a notice to it (README, Quick start)"}})
     if ready:
         ready.set()
     try:

@@ -107,6 +107,7 @@ class Worker:
     """What the worker process keeps for its life: one engine, DKIM verifier and policy."""
 
     engine: Engine
+    reads: Engine
     verifier: trust.Verifier
     policy: ingest.Policy
     group_size: int
@@ -121,7 +122,7 @@ class Worker:
         from optout.store import db
 
         cfg = Settings(**settings_data)
-        worker = cls(db.writer(cfg), trust.Verifier(cfg), trust.policy(cfg),
+        worker = cls(db.writer(cfg), db.read_only(cfg, check_schema=False), trust.Verifier(cfg), trust.policy(cfg),
                      cfg.group_commit_size, cfg.recognition_timeout)
         signal.signal(signal.SIGALRM, worker._on_alarm)
         return worker
@@ -175,12 +176,12 @@ class Worker:
         if not force and time.monotonic() - self.wordings_read < WORDINGS_EVERY:
             return False
         before = recognised.current()
+        self.wordings_read = time.monotonic()  # tried: an outage is not tried again for every message
         try:
-            with self.engine.connect() as conn:
+            with self.reads.connect() as conn:  # a reader: on SQLite it never waits for the write lock
                 wordings.refresh(conn)
         except Exception:  # an outage: the commit answers 451 for it
             return False
-        self.wordings_read = time.monotonic()
         return recognised.current() != before
 
     def commit(self, group: list[tuple[int, list[ingest.Item]]]) -> list[Reply]:

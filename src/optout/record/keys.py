@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from optout.errors import OptoutError
-from optout.store.models import ApiKey, table, utcnow
+from optout.store.models import Account, ApiKey, table, utcnow
 
 KEY = table(ApiKey)
+ACCOUNT = table(Account)
 SCOPES = ("read", "write", "admin")
 
 
@@ -39,7 +40,14 @@ def create(conn: Connection, *, scope: str, account_id: int | None, name: str | 
 
 
 def listing(conn: Connection) -> list[dict[str, Any]]:
-    return [_public(r) for r in conn.execute(select(KEY).order_by(KEY.c.id)).mappings()]
+    """Every key, with its account's slug (``account``) beside the ID."""
+    found = []
+    for row in conn.execute(select(KEY, ACCOUNT.c.slug).outerjoin(ACCOUNT, ACCOUNT.c.id == KEY.c.account_id)
+                            .order_by(KEY.c.id)).mappings():
+        shown = _public(row)
+        shown["account"] = row["slug"]
+        found.append(shown)
+    return found
 
 
 def revoke(conn: Connection, *, key_id: int) -> dict[str, Any]:

@@ -99,9 +99,9 @@ def _engine(settings: Settings, *, check_schema: bool, write: bool, durable: boo
     url = settings.url
     if is_sqlite(url):
         path = sqlite_path(url)
-        _make_parent(path)
         if not write and check_schema and not path.exists():
-            engine(settings).dispose()  # creates the file and its schema, which a reader cannot
+            raise no_database(path)
+        _make_parent(path)
         # a reader opens the file read-only: if it is gone, that is an error, not a new empty list
         eng = create_engine(url if write else f"sqlite:///file:{path}?mode=ro&uri=true",
                             connect_args={"timeout": settings.db_timeout}, pool_size=pool, max_overflow=0)
@@ -230,6 +230,13 @@ def upgrade(eng: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def no_database(path: Path) -> OptoutError:
+    """A command that only reads must not make an empty list where it expected one: `check` on
+    it would answer "not listed" for everyone (a cron job started in the wrong folder, say)."""
+    return OptoutError(f"no database at {path.resolve()}; set OPTOUT_DATA_DIR (or OPTOUT_DATABASE_URL), "
+                       "or run optout db upgrade to make a new one")
+
+
 def cannot_connect(url: str, exc: Exception) -> OptoutError:
     return OptoutError(f"cannot use database {redact(url)}: {first_line(exc, 300)}")
 
@@ -257,7 +264,7 @@ def _sqlite_reader(settings: Settings) -> Any:
 
     path = sqlite_path(settings.url)
     if not path.exists():
-        engine(settings).dispose()  # creates the file and its schema
+        raise no_database(path)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=settings.db_timeout)
         _check_revision(conn)
