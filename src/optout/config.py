@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # Where sellers reach the HTTP side, for the sign-in links `optout accounts link` prints
     # (behind the TLS proxy: https://optout.example.com); default: http://http_host:http_port
     public_url: str | None = None
+    # Who runs optout for the sellers, shown on every page, with the address a seller writes to
+    # for help or a new sign-in link, and a help page if there is one
+    operator_name: str | None = None
+    operator_contact: str | None = None  # an e-mail address
+    help_url: str | None = None
     http_db_connections: int = Field(16, gt=0)  # the HTTP side's pooled database connections
     # The changes feed serves a change only once it is this old, so that a transaction that
     # commits up to this long after its timestamp (a big import) is not skipped by a cursor.

@@ -27,7 +27,7 @@ def test_gmail_code_then_a_notice_listed(site, browser) -> None:
     code = browser.locator(".code")
     assert code.inner_text() == "620195834"
     assert "Action needed" in browser.locator("li", has=browser.get_by_role("heading", name="Gmail")).inner_text()
-    assert browser.input_value("#address") == site.address()
+    assert browser.locator("#address").inner_text() == site.address()
     accessible(browser)
     shot(browser, "seller-gmail-confirmation")
 
@@ -147,10 +147,9 @@ def test_a_hostile_message_is_shown_as_text(site, browser) -> None:
     browser.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site.base) else None)
     browser.goto(site.link())
     item = browser.locator(".held li").first
-    item.get_by_text("Message headers").click()
-    shown = item.locator("pre").inner_text()
+    shown = item.inner_text()  # sender, subject and the text's start, as text
     assert "<script>alert('from')</script>" in shown and '<img src="http://images.example.net/pixel.png"' in shown
-    assert "<form action=" in shown
+    assert "117-2222222-3333333" in item.locator("dl.summary").inner_text()  # the order the text names
     assert browser.locator("script").count() == 1  # the page's own
     assert browser.locator("img").count() == 0
     assert browser.locator("form[action^='http']").count() == 0
@@ -167,12 +166,12 @@ def test_works_without_javascript(site, chromium) -> None:
     page = context.new_page()
     try:
         page.goto(site.link())
-        assert page.input_value("#address") == site.address()
+        assert page.locator("#address").inner_text() == site.address()
         assert not page.get_by_role("button", name="Copy").is_visible()
         assert page.locator("time").first.inner_text().endswith(" UTC")
         page.get_by_role("button", name="Recognise again").click()
-        assert page.url.endswith("/account/acme?done=retried&outcome=quarantined#quarantine")
-        assert "still not recognised" in page.locator(".note").inner_text()
+        assert page.url.endswith("/account/acme?done=retried&outcome=quarantined&message=1#held-1")
+        assert "still not recognised" in page.locator("#held-1 .note").inner_text()  # where the button was
         shot(page, "seller-account-no-javascript")  # (axe itself needs JavaScript: it runs on the other pages)
     finally:
         context.close()

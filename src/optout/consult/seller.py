@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select
 
 from optout.consult.account import waiting_confirmations
+from optout.identifiers import ORDER_ID
 from optout.recognise.notice import UNKNOWN_LANGUAGE
 from optout.recognise.result import NOTICE
 from optout.record import ingest
@@ -25,6 +26,7 @@ EXPORT_RUN = table(ExportRun)
 KEY = table(ApiKey)
 REVIEW = tuple(str(o) for o in ingest.REVIEW)
 DECIDE = ("held", "unverified")  # what the operator accepts or rejects
+PREVIEW = 400  # characters of a kept message's text shown in the review list
 HEADERS_SHOWN = 32 * 1024  # bytes of a raw message's header block shown on the page
 
 
@@ -44,8 +46,10 @@ def checklist(conn: Connection, *, account_id: int) -> dict[str, Any]:
     return {
         "direct": last.get("direct"), "direct_verified": verified, "marketplaces": sorted(markets),
         "gmail": gmail_notice, "pending": waiting_confirmations(conn, account_id=account_id, since=gmail_notice),
-        "outlook": last.get("outlook"), "other_rule": last.get("auto-forward"),
-        "by_hand": last.get("by-hand"), "backfill": last.get("backfill"),
+        "outlook": last.get("outlook"), "outlook_by_hand": last.get("outlook-hand"),
+        "other_rule": last.get("auto-forward"),
+        "by_hand": max((t for t in (last.get("by-hand"), last.get("outlook-hand")) if t), default=None),
+        "backfill": last.get("backfill"),
     }
 
 
@@ -94,7 +98,23 @@ def quarantine(conn: Connection, *, account_id: int | None, limit: int = 50) -> 
     if account_id is not None:
         query = query.where(MESSAGE.c.account_id == account_id)
     rows = conn.execute(query.order_by(MESSAGE.c.id.desc()).limit(limit)).mappings().all()
-    return [{**{k: v for k, v in r.items() if k != "head"}, "headers": header_text(r["head"])} for r in rows]
+    return [{**{k: v for k, v in r.items() if k != "head"}, "headers": header_text(r["head"]),
+             **summary(r["head"])} for r in rows]
+
+
+def summary(raw: bytes | None) -> dict[str, str | None]:
+    """What a person needs to recognise a kept message: its sender, subject, date, the first
+    lines of its text, and an order ID its subject or text names. Text only: the page shows it
+    escaped, never as markup."""
+    if not raw:
+        return {"sender": None, "subject": None, "sent": None, "preview": None, "order": None}
+    from optout.recognise import mime
+
+    msg = mime.load(bytes(raw))
+    subject, text = mime.header(msg, "Subject"), mime.body_text(msg)
+    found = ORDER_ID.search(subject) or ORDER_ID.search(text)
+    return {"sender": mime.header(msg, "From"), "subject": subject, "sent": mime.header(msg, "Date"),
+            "preview": " ".join(text.split())[:PREVIEW] or None, "order": found[0] if found else None}
 
 
 def header_text(raw: bytes | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from optout.config import Settings
 from optout.http import accounts, filtering, health, lists, lookups, metrics, pages, problems, session, signin
@@ -22,7 +23,9 @@ from optout.http.store import Store
 
 def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None) -> FastAPI:
     """The application; ``worker_alive`` tells /readyz whether the SMTP side's worker runs."""
-    app = FastAPI(title="optout", version=_version(),
+    # fastapi-offline: /docs and /redoc load Swagger UI and ReDoc from this server, not a CDN, so
+    # the docs work offline and under the pages' no-third-party rule
+    app = FastAPIOffline(title="optout", version=_version(), favicon_url="/favicon.ico",
                   generate_unique_id_function=lambda route: route.name,  # operation IDs: check_get, entries_post …
                   description="The shared list of Amazon buyers who opted out of seller messages: lookups "
                               "and a changes feed for sending tools, writes by hand, account views.")
@@ -31,6 +34,7 @@ def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None)
     app.state.keys = keys = Keys(store)
     app.state.signin_limit = session.SignInLimit()
     app.state.worker_alive = worker_alive
+    app.state.operator = {"name": cfg.operator_name, "contact": cfg.operator_contact, "help": cfg.help_url}
     problems.install(app)
     pages.install(app)  # after problems: on the pages, an outage is a page rather than a problem document
     app.router.redirect_slashes = False  # its redirect copies the Host header; the gate's is relative

@@ -1,18 +1,26 @@
-"""``/healthz`` (the process is up) and ``/readyz`` (the database answers with the schema this
+"""``/favicon.ico``, ``/healthz`` (the process is up) and ``/readyz`` (the database answers with the schema this
 optout needs, and the SMTP side's worker runs) for load balancers and operators."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 
 from optout.http import problems
 from optout.http.deps import StoreDep
 from optout.store import db
 
 router = APIRouter()
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Every browser asks for it on every page; the pages' icon."""
+    return FileResponse(Path(__file__).parent / "static" / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/healthz", summary="The process is up", response_class=PlainTextResponse)

@@ -101,7 +101,10 @@ def entries_csv(request: Request, slug: str, viewer: Seller, store: StoreDep) ->
 async def retry(request: Request, slug: str, message_id: MessageId, viewer: Seller, store: StoreDep) -> Response:
     await session.checked_form(request)
     outcome = await run_in_threadpool(_retry, store, slug, message_id)
-    return RedirectResponse(f"/account/{slug}?done=retried&outcome={outcome}#quarantine", status_code=303)
+    # back to where the button was: the answer shows beside the message (or, once it left the
+    # list, at the top of the page)
+    return RedirectResponse(f"/account/{slug}?done=retried&outcome={outcome}&message={message_id}#held-{message_id}",
+                            status_code=303)
 
 
 @router.get("/admin")
@@ -220,7 +223,11 @@ def _done(request: Request) -> dict[str, str] | None:
     if done == "taught":  # "3-listed+1-duplicate": counts and outcomes, nothing else
         parts = [p.split("-", 1) for p in outcome.split("+") if _COUNTED.fullmatch(p)]
         return {"action": done, "outcome": ", ".join(f"{n} {what}" for n, what in parts)}
-    return {"action": done, "outcome": outcome if outcome.isalpha() else ""} if done in DONE else None
+    if done not in DONE:
+        return None
+    message = request.query_params.get("message", "")
+    return {"action": done, "outcome": outcome if outcome.isalpha() else "",
+            "message": message if _DIGITS.fullmatch(message) else ""}
 
 
 _COUNTED = re.compile(r"[0-9]{1,6}-[a-z]{1,20}")

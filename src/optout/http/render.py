@@ -71,5 +71,6 @@ def show(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("viewer", getattr(request.state, "viewer", None))
     context.setdefault("csrf", getattr(request.state, "csrf", ""))
+    context.setdefault("operator", request.app.state.operator)
     html = ENV.get_template(name).render(request=request, **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)

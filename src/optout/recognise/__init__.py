@@ -21,6 +21,9 @@ MAX_BYTES = 64 * 1024 * 1024
 _AUTO_FORWARD_HEADERS = frozenset({"x-forwarded-to", "x-forwarded-for", "resent-from",
                                    "x-ms-exchange-organization-autoforwarded"})
 _OUTLOOK_RULE_HEADERS = frozenset({"x-ms-exchange-inbox-rules-loop", "x-ms-exchange-organization-autoforwarded"})
+# What Outlook (desktop, web, mobile) writes into a message a person sends or forwards
+_OUTLOOK_CLIENT_HEADERS = frozenset({"thread-index", "x-ms-has-attach", "x-ms-tnef-correlator",
+                                     "x-ms-exchange-messagesentrepresentingtype"})
 _GMAIL_CODE = re.compile(r"\(#(\d{6,12})\)")
 _BODY_CODE = re.compile(r"(?:confirmation code|code de confirmation|bestätigungscode)\s{0,8}:?\s{0,8}(\d{6,12})", re.I)
 _GMAIL_LINK = re.compile(r"https://(?:mail-settings\.google\.com|mail\.google\.com)/\S+")
@@ -160,6 +163,8 @@ def _delivery(msg: Message, sender: str | None) -> tuple[str, str | None]:
         via = mime.header(msg, "X-Forwarded-For") or mime.header(msg, "Resent-From")
         found = mime.addresses(via) or mime.addresses(mime.header(msg, "To"))
         return "auto-forward", found[0] if found else None
+    if notice.is_buyer_relay(sender):
+        return "buyer-relay", None  # Amazon relays it, but a buyer wrote it
     if notice.amazon_domain(sender):
         return "direct", None
     return "forward", sender
@@ -173,8 +178,10 @@ def _route(msg: Message, how: str) -> str:
         return "outlook"
     if "x-forwarded-for" in names or "x-forwarded-to" in names:
         return "gmail"
-    if how in ("direct", "auto-forward"):
+    if how in ("direct", "auto-forward", "buyer-relay"):
         return how
+    if not names.isdisjoint(_OUTLOOK_CLIENT_HEADERS) or "outlook" in mime.header(msg, "X-Mailer").lower():
+        return "outlook-hand"  # forwarded by a person from Outlook: its card on the checklist shows it
     return "by-hand"
 
 

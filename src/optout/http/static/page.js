@@ -12,10 +12,14 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
   var said = button.parentElement.querySelector(".copied");
   button.hidden = false;
   button.addEventListener("click", function () {
-    field.select();
+    var text = field.value !== undefined ? field.value : field.textContent.trim();
+    var range = document.createRange();
+    range.selectNodeContents(field);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
     var done = function () { if (said) { said.textContent = "Copied"; } };
     if (navigator.clipboard) {
-      navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+      navigator.clipboard.writeText(text).then(done, function () { document.execCommand("copy"); done(); });
     } else {
       document.execCommand("copy");
       done();

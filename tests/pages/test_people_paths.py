@@ -1,0 +1,85 @@
+"""The seller pages as a seller on a phone and an operator meet them, in a real browser (Debian's
+Chromium) against a real `optout serve`: messages as cards with what happened first, the address
+wrapping whole, a kept message shown as sender, subject and text (its order found in the
+subject), a buyer's relayed message named as such, a hand forward from Outlook on the Outlook
+card, the exact filter and rule to set up, who runs optout and how to get a new link, the icon,
+and the API docs working with nothing fetched from elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import accessible, shot
+from mail import as_bytes, body, notice, wrap_inline
+from samples import buyer_message
+
+ORDER = "118-3334445-5556667"
+
+
+@pytest.mark.serve(operator_name="Shop Services Ltd", operator_contact="help@shop-services.example")
+def test_a_seller_on_a_phone(site, chromium) -> None:
+    """390 px wide: no sideways scroll, the address wraps and is whole on screen, each message a
+    card whose first line says what happened; the review list shows sender, subject and the
+    order the subject names, the relay labelled as a buyer's message."""
+    site.send(as_bytes(notice("en", ORDER, msgid="<p1@amazon.com>")))
+    site.send(buyer_message())
+    site.send(b"From: Pat <pat@example.org>\r\nSubject: About order 119-1112223-3334445\r\n\r\nplease call me\r\n")
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto(site.link())
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        box = page.locator("#address").bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert page.locator("#address").inner_text() == site.address()
+        card = page.locator("#messages-h ~ .scroll table.cards tbody tr").first
+        first_cell = card.locator("td").first
+        assert first_cell.is_visible() and first_cell.bounding_box()["y"] < card.locator("td").nth(1).bounding_box()["y"]
+        assert "a buyer's message, relayed by Amazon" in page.locator("table.cards").inner_text()
+        kept = page.locator(".held li", has_text="please call me")
+        assert "pat@example.org" in kept.inner_text() and "119-1112223-3334445" in kept.locator("dl").inner_text()
+        assert "Shop Services Ltd" in page.locator("footer").inner_text()
+        accessible(page)
+        shot(page, "seller-phone-cards")
+    finally:
+        context.close()
+
+
+def test_setup_cards_give_the_exact_rules_and_see_an_outlook_hand_forward(site, browser) -> None:
+    """The Gmail card shows the filter word for word with the seller's address; after a hand
+    forward from Outlook the Outlook card says it was seen."""
+    browser.goto(site.link())
+    gmail = browser.locator(".checklist li", has_text="Gmail")
+    assert '"opt out" OR "opted out"' in gmail.inner_text() and site.address() in gmail.inner_text()
+    outlook = browser.locator(".checklist li", has_text="Outlook")
+    assert "Not seen yet" in outlook.inner_text() and "Redirect to" in outlook.inner_text()
+    forwarded = wrap_inline(body("en", ORDER),
+                            header_block="From: Amazon Seller Central <seller-notification@amazon.com>\n"
+                                         "Sent: Tuesday, March 3, 2026 9:14 AM\nTo: sam@seller-shop.example\n"
+                                         "Subject: Your message to a buyer could not be delivered")
+    site.send(b"Thread-Index: AdqF3x1234567890abcdef==\r\nX-MS-Has-Attach: \r\n" + forwarded)
+    browser.reload()
+    assert "You forwarded a notice by hand from Outlook" in browser.locator(".checklist li", has_text="Outlook").inner_text()
+    accessible(browser)
+    shot(browser, "seller-outlook-by-hand")
+
+
+@pytest.mark.serve(operator_contact="help@shop-services.example")
+def test_a_dead_link_offers_a_new_one(site, browser) -> None:
+    """An expired or altered link's page offers "Send me a new link", to the operator's address."""
+    browser.goto(site.link()[:-3] + "xyz")
+    button = browser.get_by_role("link", name="Send me a new link")
+    assert button.get_attribute("href").startswith("mailto:help@shop-services.example?subject=")
+    accessible(browser)
+
+
+def test_the_icon_and_the_api_docs_work_offline(site, browser) -> None:
+    """/favicon.ico answers; /docs renders Swagger UI from this server alone."""
+    outside: list[str] = []
+    browser.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site.base) else None)
+    icon = browser.request.get(site.base + "/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    browser.goto(site.base + "/docs")
+    browser.locator(".opblock-summary-path", has_text="/v1/check").first.wait_for()
+    assert not outside
+    shot(browser, "api-docs-offline")
