@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     operator_contact: str | None = None  # an e-mail address
     help_url: str | None = None
     http_db_connections: int = Field(16, gt=0)  # the HTTP side's pooled database connections
+    # seconds a lookup waits for a free pooled connection (PostgreSQL), then 503: short, since a
+    # database that is down also shows as no connection to be had, and a sender should hear soon
+    http_db_wait: float = Field(1.0, gt=0)
     # The changes feed serves a change only once it is this old, so that a transaction that
     # commits up to this long after its timestamp (a big import) is not skipped by a cursor.
     changes_settle: float = Field(60.0, ge=0)  # seconds

@@ -20,7 +20,7 @@ NOTICE = mail.as_bytes(mail.notice("en", "112-4455667-7788990"))
     (mail.wrap_attached(NOTICE), "by-hand"),
     (SAMPLES["en-gmail-inline-forward.eml"], "by-hand"),
     (SAMPLES["gmail-forwarding-confirmation.eml"], "gmail"),
-    (SAMPLES["not-buyer-message.eml"], "direct"),
+    (SAMPLES["not-buyer-message.eml"], "buyer-relay"),  # Amazon relays it, a buyer wrote it
 ])
 def test_route(raw: bytes, route: str) -> None:
     result = parse(raw)

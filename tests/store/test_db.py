@@ -35,11 +35,15 @@ def test_migrations_match_the_models(engine) -> None:
 
 
 def test_sqlite_database_is_created_on_first_use(cli, tmp_path: Path, monkeypatch) -> None:
-    """A command on a fresh data dir creates the SQLite file and its schema."""
+    """A command that writes, on a fresh data dir, creates the SQLite file and its schema; one
+    that only reads refuses it first (issue 25: it must not answer "not listed" for everyone)."""
     monkeypatch.delenv("OPTOUT_DATABASE_URL")
     monkeypatch.setenv("OPTOUT_DATA_DIR", str(tmp_path / "fresh"))
-    assert cli("check", "a@example.com").exit_code == 1
+    assert cli("check", "a@example.com").exit_code == 2
+    assert not (tmp_path / "fresh" / "optout.db").exists()
+    assert cli("accounts", "add", "first").exit_code == 0
     assert (tmp_path / "fresh" / "optout.db").exists()
+    assert cli("check", "a@example.com").exit_code == 1
 
 
 def test_db_upgrade_reports_the_revision(cli, database_url) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -43,6 +44,9 @@ async def _both(cfg: Settings, *, smtp: bool, http: bool) -> None:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if loop.get_debug():  # PYTHONASYNCIODEBUG=1: report any step that holds the loop past 50 ms
+        loop.slow_callback_duration = 0.05
+        logging.getLogger("optout").warning("event loop in debug mode: slow steps reported past 50 ms")
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     state: dict[str, Any] = {}

@@ -7,7 +7,7 @@ Kept free of SQLAlchemy so that ``optout check`` starts fast; the statements are
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -64,14 +64,34 @@ def check(reader: Reader, queries: Iterable[Query], *, detail: bool) -> Iterator
 
 
 def _check_batch(reader: Reader, batch: list[Query], *, detail: bool) -> Iterator[Found]:
+    plan = check_plan(reader.dialect, batch, detail=detail)
+    try:
+        statement = next(plan)
+        while True:
+            statement = plan.send(reader.run(*statement).fetchall())
+    except StopIteration as done:
+        yield from done.value
+
+
+# A statement to run and its parameters (``?`` marks); the rows come back by send().
+Statement = tuple[str, tuple[Any, ...]]
+
+
+def check_plan(dialect: str, batch: list[Query], *, detail: bool) -> Generator[Statement, list[Any], list[Found]]:
+    """One batch's lookup without I/O: yields each statement, is sent its rows, returns the
+    answers. The CLI drives it on a DB-API cursor (``_check_batch``), the HTTP side on
+    PostgreSQL on an asynchronous connection (``http/store.py``): one logic, two drivers."""
     values = list({q.value for q in batch})
-    cursor = reader.run(sql.entries_by_value(reader.dialect), (sql.json_values(values),))
-    rows = {row[1]: row for row in cursor.fetchall()}
+    rows = {row[1]: row for row in (yield sql.entries_by_value(dialect), (sql.json_values(values),))}
     # a removed entry has no reports left, so no reporting accounts to ask for
     reported = [row for row in rows.values() if row[_COUNT]] if detail else []
-    accounts = _reporting_accounts(reader, reported) if reported else {}
-    for query in batch:
-        yield query, rows.get(query.value), accounts.get(query.value, [])
+    accounts: dict[str, list[str]] = {}
+    if reported:
+        orders = [row[_VALUE] for row in reported if row[_KIND] == "order"]
+        emails = [row[_VALUE] for row in reported if row[_KIND] != "order"]
+        found = yield sql.reporting_accounts(dialect), (sql.json_values(orders), sql.json_values(emails))
+        accounts = _by_value(found)
+    return [(query, rows.get(query.value), accounts.get(query.value, [])) for query in batch]
 
 
 # positions in sql.ENTRY_FIELDS
@@ -151,14 +171,10 @@ def line(query: Query, row: tuple[Any, ...] | None, *, cutoff: str | None) -> st
             f"last {iso(row[_LAST])}, {proof}\n")
 
 
-def _reporting_accounts(reader: Reader, rows: list[tuple[Any, ...]]) -> dict[str, list[str]]:
-    """value -> slugs of the accounts whose live reports name it, for these entry rows."""
-    orders = [row[_VALUE] for row in rows if row[_KIND] == "order"]
-    emails = [row[_VALUE] for row in rows if row[_KIND] != "order"]
-    cursor = reader.run(sql.reporting_accounts(reader.dialect),
-                     (sql.json_values(orders), sql.json_values(emails)))
+def _by_value(rows: list[Any]) -> dict[str, list[str]]:
+    """value -> slugs of the accounts whose live reports name it, from (order, buyer, slug) rows."""
     found: dict[str, set[str]] = {}
-    for order_id, buyer, slug in cursor.fetchall():
+    for order_id, buyer, slug in rows:
         for value in (order_id, buyer):
             if value:
                 found.setdefault(value, set()).add(slug)

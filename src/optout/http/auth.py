@@ -56,7 +56,10 @@ class Keys:
         hashed = digest(key.strip())
         if hashed in self.cache:
             return self.cache[hashed]
-        return await self.store.small(self._lookup, hashed)
+        row = await self.store.one(sql.KEY_BY_DIGEST, (hashed,))
+        principal = Principal(row[0], row[1], row[2], row[3]) if row else None
+        self.cache[hashed] = principal
+        return principal
 
     async def principal(self, request: Request, scope: str) -> Principal:
         """The request's key, at least ``scope``; else 401 (counted and logged) or 403."""
@@ -67,13 +70,6 @@ class Keys:
         if RANK[found.scope] < RANK[scope]:
             raise HTTPException(403, f"this key's scope is {found.scope}; this needs {scope}")
         return found
-
-    def _lookup(self, hashed: str) -> Principal | None:
-        with self.store.connection() as reader:
-            row = reader.run(sql.KEY_BY_DIGEST, (hashed,)).fetchone()
-        principal = Principal(row[0], row[1], row[2], row[3]) if row else None
-        self.cache[hashed] = principal
-        return principal
 
 
 def refused(request: Request, why: str) -> HTTPException:

@@ -50,7 +50,11 @@ class Gate:
 
     async def _refusal(self, scope: Scope, path: str, method: str) -> Any:
         """The answer to a request refused before its body is read, or None."""
-        if path.startswith("/v1/") and await self.keys.of(_header(scope, b"authorization")) is None:
+        try:
+            known = not path.startswith("/v1/") or await self.keys.of(_header(scope, b"authorization")) is not None
+        except problems.Unavailable as down:  # out here no handler turns it into its 503
+            return problems.unavailable(down)
+        if not known:
             why = "no key" if not _header(scope, b"authorization") else "unknown or revoked key"
             exc = auth.refused(Request(scope), why)
             return problems.problem(exc.status_code, str(exc.detail), dict(exc.headers or {}))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("optout.http")
 MAX_GET_QUERIES = 100
+LOOP_BATCH = 500  # queries a step of the event loop parses and renders: well under 50 ms
 NDJSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
 class Answer(BaseModel):
     """What `optout check --json` prints for one query; the evidence only for a known entry."""
@@ -67,7 +68,7 @@ async def check_get(q: Annotated[list[str], QueryParam(min_length=1, description
     if len(q) > MAX_GET_QUERIES:
         raise OptoutError(f"at most {MAX_GET_QUERIES} q parameters; POST /v1/check takes any number")
     queries = [parse_query(raw) for raw in q]
-    lines = await store.small(check_lines, store, queries, principal.sees)
+    lines = await check_lines(store, queries, principal.sees)
     # written out, not through FastAPI's encoder: the same text `optout check --json` prints
     return Response(b'{"results": [' + b", ".join(lines) + b"]}", media_type="application/json")
 
@@ -131,22 +132,22 @@ async def _answers(store: Store, sees: str | None, first: list[str], items: Iter
                    body: IO[bytes]) -> AsyncIterator[bytes]:
     """The JSON line of each query, in order. A malformed query gets a line with its error; a
     body that breaks off, or a database that goes away, gets a last line saying so (the status
-    went out with the first batch)."""
-    try:
-        async for data in _batched(store, first, items, body, lambda store_, batch: _answer_batch(store_, batch, sees)):
-            yield data
-    except BrokenOff as exc:
-        yield (json.dumps({"error": str(exc)}) + "\n").encode()
+    went out with the first batch).
 
-
-async def _batched(store: Store, first: list[str], items: Iterator[str], body: IO[bytes],
-                   answer: Callable[[Store, list[str]], bytes]) -> AsyncIterator[bytes]:
-    """``answer`` of each batch of items, a batch per trip to a worker thread; the spooled body
-    closed at the end. Raises BrokenOff when the body breaks off or the database goes away."""
+    On SQLite a batch is answered in a worker thread (its lookup is CPU work). On PostgreSQL it
+    is answered on the event loop, the lookup awaited on an asynchronous connection: a worker
+    thread busy with a bulk list would take the interpreter lock from the loop in turns, and
+    hold up the GET lookups beside it (measured: steps of the loop near 100 ms)."""
     try:
         pending = first
         while True:
-            data, broken, more = await run_in_threadpool(_step, store, pending, items, answer)
+            if store.dialect == "postgresql":
+                batch, broken = _take(items, LOOP_BATCH - len(pending))
+                batch = pending + batch
+                data = await _answer_async(store, batch, sees) if batch else b""
+                more = bool(batch) and not broken
+            else:
+                data, broken, more = await run_in_threadpool(_step, store, pending, items, sees)
             pending = []
             if data:
                 yield data
@@ -155,30 +156,44 @@ async def _batched(store: Store, first: list[str], items: Iterator[str], body: I
             if not more:
                 return
     except problems.Unavailable:  # the driver's words are in the log, not in the answer
-        raise BrokenOff("the database went away; send the rest again") from None
+        yield (json.dumps({"error": "the database went away; send the rest again"}) + "\n").encode()
+    except BrokenOff as exc:
+        yield (json.dumps({"error": str(exc)}) + "\n").encode()
     finally:
         body.close()
 
 
-def _step(store: Store, pending: list[str], items: Iterator[str],
-          answer: Callable[[Store, list[str]], bytes]) -> tuple[bytes, str | None, bool]:
+def _step(store: Store, pending: list[str], items: Iterator[str], sees: str | None) -> tuple[bytes, str | None, bool]:
     """One batch: read it (after ``pending``), answer it; (bytes, why it broke off, more to come)."""
     batch, broken = _take(items, lookup.BATCH - len(pending))
     batch = pending + batch
-    data = answer(store, batch) if batch else b""
-    return data, broken, bool(batch) and not broken
+    if not batch:
+        return b"", broken, False
+    good, errors = _parsed(batch)
+    started = time.perf_counter()
+    with store.connection() as reader:
+        found = list(lookup.check(reader, [q for q in good if q is not None], detail=True))
+    metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
+    return _rendered(store, good, errors, found, sees), broken, not broken
+
+
+async def _answer_async(store: Store, batch: list[str], sees: str | None) -> bytes:
+    good, errors = _parsed(batch)
+    started = time.perf_counter()
+    found = await store.check([q for q in good if q is not None])
+    metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
+    return _rendered(store, good, errors, found, sees)
 
 
 class BrokenOff(Exception):
-    """The body turned out broken, or the database went away, after the answer had started."""
+    """The body turned out broken after the answer had started."""
 
 
-def check_lines(store: Store, queries: list[Query], sees: str | None) -> list[bytes]:
+async def check_lines(store: Store, queries: list[Query], sees: str | None) -> list[bytes]:
     """Each query's answer line, as `optout check --json` prints it, the reporting accounts
     narrowed to what the key ``sees`` (``Principal.sees``); lookups counted."""
     cutoff = store.cutoff
-    with store.connection() as reader:
-        found = list(lookup.check(reader, queries, detail=True))
+    found = await store.check(queries)
     listed = sum(1 for _, row, _ in found if lookup.status(row, cutoff) == "listed")
     metrics.count_lookups("check", listed=listed, not_listed=len(found) - listed)
     return [lookup.json_line(q, row, visible(slugs, sees), cutoff=cutoff).encode() for q, row, slugs in found]
@@ -193,8 +208,9 @@ def visible(slugs: list[str], sees: str | None) -> list[str]:
     return [sees] if sees in slugs else []
 
 
-def _answer_batch(store: Store, batch: list[str], sees: str | None) -> bytes:
-    good: list[Query | None] = []  # None keeps a malformed query's place in the order
+def _parsed(batch: list[str]) -> tuple[list[Query | None], list[tuple[str, str]]]:
+    """Each raw query parsed (None keeps a malformed one's place in the order), and the errors."""
+    good: list[Query | None] = []
     errors: list[tuple[str, str]] = []
     for raw in batch:
         try:
@@ -202,22 +218,23 @@ def _answer_batch(store: Store, batch: list[str], sees: str | None) -> bytes:
         except OptoutError as exc:
             good.append(None)
             errors.append((raw, str(exc)))
-    started, cutoff = time.perf_counter(), store.cutoff
-    with store.connection() as reader:
-        found = iter(lookup.check(reader, [q for q in good if q is not None], detail=True))
-        lines, why = [], iter(errors)
-        listed = 0
-        for query in good:
-            if query is None:
-                raw, reason = next(why)
-                lines.append(json.dumps({"query": raw, "error": reason}, ensure_ascii=False))
-                continue
-            q, row, accounts = next(found)
-            listed += lookup.status(row, cutoff) == "listed"
-            lines.append(lookup.json_line(q, row, visible(accounts, sees), cutoff=cutoff))
-    metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
-    metrics.count_lookups("check_bulk", listed=listed, not_listed=len(batch) - len(errors) - listed,
+    return good, errors
+
+
+def _rendered(store: Store, good: list[Query | None], errors: list[tuple[str, str]], found: list[lookup.Found],
+              sees: str | None) -> bytes:
+    """The batch's JSON lines, in order; lookups counted."""
+    cutoff = store.cutoff
+    answers, why = iter(found), iter(errors)
+    lines, listed = [], 0
+    for query in good:
+        if query is None:
+            raw, reason = next(why)
+            lines.append(json.dumps({"query": raw, "error": reason}, ensure_ascii=False))
+            continue
+        q, row, accounts = next(answers)
+        listed += lookup.status(row, cutoff) == "listed"
+        lines.append(lookup.json_line(q, row, visible(accounts, sees), cutoff=cutoff))
+    metrics.count_lookups("check_bulk", listed=listed, not_listed=len(good) - len(errors) - listed,
                           malformed=len(errors))
     return ("\n".join(lines) + "\n").encode()
-
-

@@ -60,4 +60,4 @@ async def serve(cfg: Settings, sock: socket.socket, *, stop: asyncio.Event,
     server.should_exit = True
     waiting.cancel()
     await running
-    app.state.store.dispose()
+    await app.state.store.aclose()

@@ -9,12 +9,14 @@ is a bug or bad data, and is not dressed up as an outage.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +24,7 @@ from optout.config import Settings
 from optout.consult import lookup
 from optout.errors import first_line, is_outage
 from optout.http import problems
+from optout.identifiers import Query
 from optout.store import db, sql
 from optout.store.reader import Reader
 
@@ -42,11 +45,88 @@ class Store:
         self._loop_thread: int | None = None  # the event loop's thread, once a small read ran on it
         self._loop_conn: Any = None
         self._path = db.sqlite_path(cfg.url) if self.dialect == "sqlite" else None
+        self._apool: AsyncConnectionPool | None = None  # PostgreSQL's lookups, made on first use
+        self._closing: set[asyncio.Task[None]] = set()  # pools dropped after an outage, closing
 
     @property
     def cutoff(self) -> str | None:
         """Entries last seen before this count as expired (moves with the clock)."""
         return lookup.expiry_cutoff(self.cfg.expire_days)
+
+    async def check(self, queries: list[Query]) -> list[lookup.Found]:
+        """Each query's entry and reporting accounts (``lookup.check``): on SQLite on the event
+        loop (see ``small``); on PostgreSQL on an asynchronous connection, so the loop goes on
+        serving while the server answers and no worker thread takes the interpreter lock."""
+        if self.dialect == "sqlite":
+            return await self.small(_checked, self, queries)
+        return await self._on_pool(self._check_async, queries)
+
+    async def one(self, statement: str, params: tuple[Any, ...]) -> Any:
+        """The first row of a small read (a key check), as ``check`` runs it."""
+        if self.dialect == "sqlite":
+            return await self.small(_first_row, self, statement, params)
+        return await self._on_pool(self._one_async, statement, params)
+
+    async def _check_async(self, queries: list[Query]) -> list[lookup.Found]:
+        found: list[lookup.Found] = []
+        async with (await self._pool()).connection() as conn:
+            for start in range(0, len(queries), lookup.BATCH):
+                plan = lookup.check_plan("postgresql", queries[start:start + lookup.BATCH], detail=True)
+                try:
+                    statement, params = next(plan)
+                    while True:
+                        cursor = await conn.execute(sql.marks(statement, "postgresql"), params)
+                        statement, params = plan.send(await cursor.fetchall())
+                except StopIteration as done:
+                    found.extend(done.value)
+        return found
+
+    async def _one_async(self, statement: str, params: tuple[Any, ...]) -> Any:
+        async with (await self._pool()).connection() as conn:
+            cursor = await conn.execute(sql.marks(statement, "postgresql"), params)
+            return await cursor.fetchone()
+
+    async def _on_pool(self, work: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``work`` on the asynchronous pool. After an outage (a restarted server leaves every
+        pooled connection broken; a server away leaves none to be had, and the pool's own
+        reconnection backs off for minutes) the pool is dropped and a fresh one tried once, as
+        the synchronous engine is disposed; then it is Unavailable."""
+        try:
+            return await work(*args)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+        self._drop_pool()
+        try:
+            return await work(*args)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            self._drop_pool()
+            raise self._unavailable(exc) from None
+
+    def _drop_pool(self) -> None:
+        pool, self._apool = self._apool, None
+        if pool is not None:  # closed in the background: closing waits for its workers
+            task = asyncio.get_running_loop().create_task(pool.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def _pool(self) -> AsyncConnectionPool:
+        """Opened on first use, on the event loop that serves the requests."""
+        if self._apool is None:
+            conninfo = self.cfg.url.replace("postgresql+psycopg://", "postgresql://", 1)
+            self._apool = AsyncConnectionPool(
+                conninfo, min_size=min(4, self.cfg.http_db_connections), max_size=self.cfg.http_db_connections,
+                timeout=self.cfg.http_db_wait, open=False, check=None,
+                kwargs={"autocommit": True, "connect_timeout": max(1, int(self.cfg.db_timeout))})
+            await self._apool.open(wait=False)
+        return self._apool
+
+    async def aclose(self) -> None:
+        if self._apool is not None:
+            await self._apool.close()
+        self.dispose()
 
     async def small(self, work: Callable[..., T], *args: Any) -> T:
         """Run a small read (a GET lookup, a key check). On SQLite, on the event loop itself: it
@@ -136,3 +216,13 @@ class Store:
         with self.connection() as reader:
             row = reader.run(sql.SCHEMA_REVISION).fetchone()
             return row[0] if row else None
+
+
+def _checked(store: Store, queries: list[Query]) -> list[lookup.Found]:
+    with store.connection() as reader:
+        return list(lookup.check(reader, queries, detail=True))
+
+
+def _first_row(store: Store, statement: str, params: tuple[Any, ...]) -> Any:
+    with store.connection() as reader:
+        return reader.run(statement, params).fetchone()
