@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -171,10 +171,11 @@ def _step(store: Store, pending: list[str], items: Iterator[str], sees: str | No
         return b"", broken, False
     good, errors = _parsed(batch)
     started = time.perf_counter()
-    with store.connection() as reader:
-        found = list(lookup.check(reader, [q for q in good if q is not None], detail=True))
+    with store.connection() as reader:  # rendered as the answers come: none is held longer than it takes
+        data = _rendered(store, good, errors, lookup.check(reader, [q for q in good if q is not None], detail=True),
+                         sees)
     metrics.LOOKUP_SECONDS.observe(time.perf_counter() - started)
-    return _rendered(store, good, errors, found, sees), broken, not broken
+    return data, broken, not broken
 
 
 async def _answer_async(store: Store, batch: list[str], sees: str | None) -> bytes:
@@ -221,7 +222,7 @@ def _parsed(batch: list[str]) -> tuple[list[Query | None], list[tuple[str, str]]
     return good, errors
 
 
-def _rendered(store: Store, good: list[Query | None], errors: list[tuple[str, str]], found: list[lookup.Found],
+def _rendered(store: Store, good: list[Query | None], errors: list[tuple[str, str]], found: Iterable[lookup.Found],
               sees: str | None) -> bytes:
     """The batch's JSON lines, in order; lookups counted."""
     cutoff = store.cutoff

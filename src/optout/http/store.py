@@ -71,14 +71,15 @@ class Store:
         found: list[lookup.Found] = []
         async with (await self._pool()).connection() as conn:
             for start in range(0, len(queries), lookup.BATCH):
-                plan = lookup.check_plan("postgresql", queries[start:start + lookup.BATCH], detail=True)
+                batch = queries[start:start + lookup.BATCH]
+                plan = lookup.check_plan("postgresql", batch, detail=True)
                 try:
                     statement, params = next(plan)
                     while True:
                         cursor = await conn.execute(sql.marks(statement, "postgresql"), params)
                         statement, params = plan.send(await cursor.fetchall())
                 except StopIteration as done:
-                    found.extend(done.value)
+                    found.extend(lookup.answers(batch, done.value))
         return found
 
     async def _one_async(self, statement: str, params: tuple[Any, ...]) -> Any:
