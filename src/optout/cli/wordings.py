@@ -16,6 +16,9 @@ app = typer.Typer(help="Wordings taught at run time: learn from the quarantine, 
                        "import.", no_args_is_help=True)
 
 
+WordingId = Annotated[int, typer.Argument(help="The wording's ID from `wordings list`.")]
+
+
 class Kind(str, Enum):
     notice = "notice"
     lookalike = "lookalike"
@@ -73,8 +76,7 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Forgotten ones too."
 
 @app.command("show")
 @guarded
-def show(wording_id: Annotated[int, typer.Argument(help="The wording's ID from `wordings list`.")],
-         as_json: JsonOption = False) -> None:
+def show(wording_id: WordingId, as_json: JsonOption = False) -> None:
     """One taught wording: who taught it, when, from which message, and what it recognised since."""
     from optout.consult.lookup import iso
     from optout.record import wordings
@@ -87,8 +89,7 @@ def show(wording_id: Annotated[int, typer.Argument(help="The wording's ID from `
 
 @app.command("forget")
 @guarded
-def forget(wording_id: Annotated[int, typer.Argument(help="The wording's ID from `wordings list`.")],
-           as_json: JsonOption = False) -> None:
+def forget(wording_id: WordingId, as_json: JsonOption = False) -> None:
     """Stop matching a wording. New mail only: nothing it listed is re-examined or removed."""
     from optout.record import wordings
 

@@ -92,19 +92,16 @@ class Store:
         pooled connection broken; a server away leaves none to be had, and the pool's own
         reconnection backs off for minutes) the pool is dropped and a fresh one tried once, as
         the synchronous engine is disposed; then it is Unavailable."""
-        try:
-            return await work(*args)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-        self._drop_pool()
-        try:
-            return await work(*args)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            self._drop_pool()
-            raise self._unavailable(exc) from None
+        for attempt in (1, 2):
+            try:
+                return await work(*args)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                self._drop_pool()
+                if attempt == 2:
+                    raise self._unavailable(exc) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def _drop_pool(self) -> None:
         pool, self._apool = self._apool, None
