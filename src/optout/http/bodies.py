@@ -15,8 +15,6 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from typing import IO
 
-from starlette.exceptions import HTTPException
-
 from optout.errors import OptoutError
 
 LONGEST_ITEM = 64 * 1024  # no query or CSV record is that long: past it, the body is broken
@@ -24,17 +22,14 @@ IN_MEMORY = 1024 * 1024
 CHUNK = 256 * 1024
 
 
-async def spool(stream: AsyncIterator[bytes], limit: int, *, lines: bool = False) -> IO[bytes]:
-    """The whole body in a temporary file, rewound; 413 past ``limit`` bytes (a chunked body
-    declares no length up front). With ``lines`` (a send list), a line longer than LONGEST_ITEM
-    is refused as it arrives, not once it has been stored."""
+async def spool(stream: AsyncIterator[bytes], *, lines: bool = False) -> IO[bytes]:
+    """The whole body in a temporary file, rewound (its size the gate bounds as it arrives:
+    ``http_max_body``). With ``lines`` (a send list), a line longer than LONGEST_ITEM is refused
+    as it arrives, not once it has been stored."""
     spooled = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115 (the caller closes it)
-    seen, run = 0, 0
+    run = 0
     try:
         async for chunk in stream:
-            seen += len(chunk)
-            if seen > limit:
-                raise HTTPException(413, f"the body passed {limit:,} bytes (setting http_max_body): send it in parts")
             if lines:
                 run = _line_run(run, chunk)
             spooled.write(chunk)

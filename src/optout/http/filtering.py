@@ -65,8 +65,8 @@ async def filter_post(request: Request, principal: ReadKey, store: StoreDep,
                                                              "drop it (the default, as optout filter does) or "
                                                              "keep it")] = Invalid.drop,
                       ) -> StreamingResponse:
-    kind = content_type(request, store, KINDS)
-    body = await bodies.spool(request.stream(), store.cfg.http_max_body, lines=kind != "application/json")
+    kind = content_type(request, KINDS)
+    body = await bodies.spool(request.stream(), lines=kind != "application/json")
     try:
         done = await run_in_threadpool(_filter_all, store, body, kind, column, invalid is Invalid.keep)
     finally:
@@ -141,12 +141,10 @@ def _sendable(store: Store, rows: list[str], raws: Sequence[str | None], keep: b
     values = [lookup.value_of(raw) for raw in raws]
     with store.connection() as reader:
         listed = lookup.listed_values(reader, [v for v in values if v], cutoff=store.cutoff)
-    before = dict(counts)
-    kept = lookup.sendable(rows, values, listed, keep_invalid=keep, counts=counts)
-    metrics.count_lookups("filter", listed=counts.get("suppressed", 0) - before.get("suppressed", 0),
-                          not_listed=len(values) - values.count(None) - counts.get("suppressed", 0)
-                          + before.get("suppressed", 0), malformed=values.count(None))
-    return kept
+    invalid = values.count(None)
+    suppressed = sum(1 for value in values if value is not None and value in listed)
+    metrics.count_lookups("filter", listed=suppressed, not_listed=len(values) - invalid - suppressed, malformed=invalid)
+    return lookup.sendable(rows, values, listed, keep_invalid=keep, counts=counts)
 
 
 def _column(header: str, name: str | None) -> Callable[[list[str]], list[str | None]]:

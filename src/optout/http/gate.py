@@ -76,7 +76,8 @@ def _limited(receive: Any, limit: int) -> Any:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise HTTPException(413, f"the body passed {limit:,} bytes")
+                raise HTTPException(413, f"the body passed {limit:,} bytes: send it in parts, or raise the "
+                                         "setting http_max_body (bulk lookups)")
         return message
 
     return receiving

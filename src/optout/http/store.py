@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Connection, Engine
-from starlette.concurrency import run_in_threadpool
 
 from optout.config import Settings
 from optout.consult import lookup
@@ -55,16 +54,16 @@ class Store:
 
     async def check(self, queries: list[Query]) -> list[lookup.Found]:
         """Each query's entry and reporting accounts (``lookup.check``): on SQLite on the event
-        loop (see ``small``); on PostgreSQL on an asynchronous connection, so the loop goes on
+        loop (see ``_on_loop``); on PostgreSQL on an asynchronous connection, so the loop goes on
         serving while the server answers and no worker thread takes the interpreter lock."""
         if self.dialect == "sqlite":
-            return await self.small(_checked, self, queries)
+            return self._on_loop(_checked, self, queries)
         return await self._on_pool(self._check_async, queries)
 
     async def one(self, statement: str, params: tuple[Any, ...]) -> Any:
         """The first row of a small read (a key check), as ``check`` runs it."""
         if self.dialect == "sqlite":
-            return await self.small(_first_row, self, statement, params)
+            return self._on_loop(_first_row, self, statement, params)
         return await self._on_pool(self._one_async, statement, params)
 
     async def _check_async(self, queries: list[Query]) -> list[lookup.Found]:
@@ -126,19 +125,14 @@ class Store:
             await self._apool.close()
         self.dispose()
 
-    async def small(self, work: Callable[..., T], *args: Any) -> T:
-        """Run a small read (a GET lookup, a key check). On SQLite, on the event loop itself: it
-        takes microseconds, a WAL reader never waits for a writer, and a worker thread would
-        cost two hand-overs of the interpreter lock, each up to its 5 ms switch interval while
-        the loop is busy (measured: the lookup's own time grew tenfold). On PostgreSQL, a round
-        trip over the network, in a worker thread."""
-        if self.dialect == "sqlite":
-            self._loop_thread = threading.get_ident()
-            return work(*args)
-        try:
-            return await run_in_threadpool(work, *args)
-        except problems.Unavailable:  # a pooled connection the server had closed: once more, afresh
-            return await run_in_threadpool(work, *args)
+    def _on_loop(self, work: Callable[..., T], *args: Any) -> T:
+        """Run a small SQLite read (a GET lookup, a key check) on the event loop itself: it takes
+        microseconds, a WAL reader never waits for a writer, and a worker thread would cost two
+        hand-overs of the interpreter lock, each up to its 5 ms switch interval while the loop
+        is busy (measured: the lookup's own time grew tenfold). ``connection`` then keeps one
+        connection checked out for the loop."""
+        self._loop_thread = threading.get_ident()
+        return work(*args)
 
     @contextmanager
     def connection(self) -> Iterator[Reader]:
