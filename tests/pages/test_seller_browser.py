@@ -187,12 +187,13 @@ def test_local_time_with_utc_on_hover_and_a_phone_screen(site, chromium) -> None
     try:
         page.goto(site.link())
         stamp = page.locator("time").first
-        utc = stamp.get_attribute("title")
-        assert utc and utc.endswith(" UTC")
-        hour_utc = int(utc[11:13])
+        utc, stamped = stamp.get_attribute("title"), stamp.get_attribute("datetime")
+        assert utc and utc.endswith(" UTC") and stamped
+        hour_utc = int(stamped[11:13])
+        assert re.search(rf"\b{hour_utc % 12 or 12}:{stamped[14:16]}\s?[AP]M UTC$", utc), (utc, stamped)
         shown = stamp.inner_text()
         assert "UTC" not in shown
-        assert re.search(rf"\b{((hour_utc + 9) % 24) % 12 or 12}:{utc[14:16]}\s?[AP]M", shown), (shown, utc)
+        assert re.search(rf"\b{((hour_utc + 9) % 24) % 12 or 12}:{stamped[14:16]}\s?[AP]M", shown), (shown, stamped)
         page.get_by_role("button", name="Copy").click()
         until(lambda: page.locator(".copied").inner_text() == "Copied", what="the copy button's answer")
         assert page.evaluate("navigator.clipboard.readText()") == site.address()

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from optout.http import session
 from optout.http.auth import Keys, Principal
+from optout.http.language import N_
 from optout.http.problems import PageError
 from optout.http.store import Store
 from optout.record.signin import Viewer
@@ -55,8 +56,9 @@ def signed_in(request: Request, store: StoreDep) -> Viewer:
     """The page's viewer; a 401 page that says how to sign in when there is none."""
     found = session.viewer(store, request)
     if found is None:
-        raise PageError(401, "Please sign in", "Your session has ended, or you have not signed in on this "
-                        "browser yet. Open the newest sign-in link you were sent, or sign in with a key.",
+        raise PageError(401, N_("Please sign in"), N_("Your session has ended, or you have not signed in on this "
+                                                      "browser yet. Open the newest sign-in link you were sent, or "
+                                                      "sign in with a key."),
                         signin=True)
     request.state.viewer = found
     return found
@@ -68,14 +70,14 @@ SignedIn = Annotated[Viewer, Depends(signed_in)]
 def seller_of(slug: str, viewer: SignedIn) -> Viewer:
     """The viewer of account ``slug``'s pages: that seller or the operator; else a 403 page."""
     if not viewer.operator and viewer.slug != slug:
-        raise PageError(403, "Not your account", "This page belongs to another seller account. "
-                        "Go back to your own page from the link at the top.")
+        raise PageError(403, N_("Not your account"), N_("This page belongs to another seller account. "
+                                                        "Go back to your own page from the link at the top."))
     return viewer
 
 
 def operator_of(viewer: SignedIn) -> Viewer:
     if not viewer.operator:
-        raise PageError(403, "For the operator only", "This page is for the person who runs optout.")
+        raise PageError(403, N_("For the operator only"), N_("This page is for the person who runs optout."))
     return viewer
 
 

@@ -22,6 +22,7 @@ from optout.consult.lookup import iso
 from optout.errors import OptoutError
 from optout.http import problems, session
 from optout.http.deps import Operator, Seller, StoreDep
+from optout.http.language import N_
 from optout.http.problems import PageError
 from optout.http.render import HEADERS, HERE, show
 from optout.http.store import Store
@@ -45,7 +46,8 @@ def install(app: FastAPI) -> None:
 
 
 async def _page_error(request: Request, exc: PageError) -> Response:
-    response = show(request, "error.html", exc.status, title=exc.title, detail=exc.detail, signin=exc.signin)
+    response = show(request, "error.html", exc.status, title=exc.title, detail=exc.detail, values=exc.values,
+                    signin=exc.signin)
     response.headers.update(exc.headers)
     return response
 
@@ -54,9 +56,9 @@ async def _down(request: Request, exc: problems.Unavailable) -> Response:
     """A database outage: on a page, a page that says to reload; elsewhere the problem document."""
     if not _is_page(request.url.path):
         return problems.unavailable(exc)
-    response = show(request, "error.html", 503, title="Try again in a minute",
-                    detail="The list is not answering right now. Reload this page in a minute; if it "
-                           "goes on, tell the person who runs optout for you.", signin=False)
+    response = show(request, "error.html", 503, title=N_("Try again in a minute"),
+                    detail=N_("The list is not answering right now. Reload this page in a minute; if it "
+                              "goes on, tell the person who runs optout for you."), values={}, signin=False)
     response.headers["Retry-After"] = "5"
     return response
 
@@ -175,8 +177,9 @@ def _retry(store: Store, slug: str, message_id: int) -> str:
     with store.writing() as conn:
         account = _account(conn, slug)
         if not seller.in_account(conn, message_id=message_id, account_id=account["id"]):
-            raise PageError(404, "Not in quarantine", "That message is not waiting in this account's quarantine "
-                            "(it may have been handled already). Reload the page.")
+            raise PageError(404, N_("Not in quarantine"), N_("That message is not waiting in this account's "
+                                                            "quarantine (it may have been handled already). "
+                                                            "Reload the page."))
         done = quarantine.retry(conn, message_id=message_id, policy=trust.policy(store.cfg),
                                 verifier=trust.Verifier(store.cfg))
     return str(done.outcome)
@@ -199,7 +202,7 @@ def _account(conn: Any, slug: str) -> dict[str, Any]:
     try:
         return accounts.get(conn, slug=slug)
     except OptoutError:
-        raise PageError(404, "No such account", f"There is no account {slug!r}.") from None
+        raise PageError(404, N_("No such account"), N_("There is no account %(slug)r."), values={"slug": slug}) from None
 
 
 def _is_page(path: str) -> bool:

@@ -56,9 +56,12 @@ class PageError(Exception):
     """An error shown as a page: a status, a heading and what to do next."""
 
     def __init__(self, status: int, title: str, detail: str, *, signin: bool = False,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.signin, self.headers = status, title, detail, signin, headers or {}
+        # the title and detail are the catalogues' sentences (marked N_); ``values`` fill the
+        # detail's %(name)s slots after it is translated
+        self.values = values or {}
 
 
 class Unavailable(Exception):

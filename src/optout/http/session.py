@@ -18,6 +18,7 @@ from cachetools import LRUCache
 from fastapi import Request, Response
 from starlette.datastructures import FormData
 
+from optout.http.language import N_
 from optout.http.problems import PageError
 from optout.record import signin
 
@@ -81,9 +82,9 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form()
     sent, cookie = form.get("csrf"), request.cookies.get(cookie_name(request, CSRF_COOKIE))
     if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
-        raise PageError(403, "This form has expired",
-                        "The page was open too long, or came from another site. Go back, reload the page "
-                        "and try again.")
+        raise PageError(403, N_("This form has expired"),
+                        N_("The page was open too long, or came from another site. Go back, reload the page "
+                           "and try again."))
     return form
 
 
@@ -101,9 +102,10 @@ class SignInLimit:
         recent = self._recent(client)
         if len(recent) >= self.failures:
             wait = int(recent[0] + self.window - time.monotonic()) + 1
-            raise PageError(429, "Too many tries", f"Too many sign-ins failed from your address. Wait "
-                            f"{max(1, wait // 60)} minutes, then use the newest link you were sent.",
-                            headers={"Retry-After": str(wait)})
+            raise PageError(429, N_("Too many tries"), N_("Too many sign-ins failed from your address. Wait "
+                                                          "%(minutes)d minutes, then use the newest link you were "
+                                                          "sent."),
+                            headers={"Retry-After": str(wait)}, values={"minutes": max(1, wait // 60)})
 
     def failed(self, client: str) -> None:
         self._recent(client).append(time.monotonic())

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from optout.clock import utcnow
 from optout.http import session
 from optout.http.deps import StoreDep
+from optout.http.language import N_
 from optout.http.problems import PageError
 from optout.http.render import show
 from optout.http.store import Store
@@ -62,9 +63,7 @@ def signin_link(request: Request, token: str, store: StoreDep) -> Response:
     try:
         made, viewer = _open_session(request, store, "link", lambda conn: signin.open_with_link(conn, token=token))
     except signin.Refused as refused:
-        raise PageError(401, "This sign-in link does not work",
-                        f"{refused} Ask the person who runs optout for you to send you a new link.",
-                        signin=True) from None
+        raise PageError(401, N_("This sign-in link does not work"), str(refused), signin=True) from None
     return _enter(request, made, viewer)
 
 

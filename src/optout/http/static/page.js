@@ -4,7 +4,7 @@
 document.querySelectorAll("time[datetime]").forEach(function (el) {
   var when = new Date(el.getAttribute("datetime"));
   if (!isNaN(when)) {
-    el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    el.textContent = when.toLocaleString(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "short" });
   }
 });
 document.querySelectorAll("button[data-copy]").forEach(function (button) {
@@ -17,7 +17,7 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
     range.selectNodeContents(field);
     window.getSelection().removeAllRanges();
     window.getSelection().addRange(range);
-    var done = function () { if (said) { said.textContent = "Copied"; } };
+    var done = function () { if (said) { said.textContent = button.getAttribute("data-copied") || "Copied"; } };
     if (navigator.clipboard) {
       navigator.clipboard.writeText(text).then(done, function () { document.execCommand("copy"); done(); });
     } else {

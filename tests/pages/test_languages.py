@@ -1,0 +1,155 @@
+"""The seller pages in the seller's language: chosen from the browser's Accept-Language (in a real
+Chromium set to each language), switched by hand and remembered, English where no catalogue
+exists; dates and "3 days ago" in that language; every sentence of the pages translated in each
+catalogue (a new sentence without its translations fails here)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+import sqlalchemy
+
+import catalogues
+from browser import accessible, shot
+from mail import as_bytes, notice
+from optout.clock import utcnow
+from optout.http import language
+
+ORDER = "114-4445556-6667778"
+# per language: the address heading, the words of "3 days ago", the Seller Central card's tag (unsigned test mail: arriving)
+EXPECTED = {
+    "de": ("Ihre optout-Adresse", "vor 3 Tagen", "Kommt an"),
+    "fr": ("Votre adresse optout", "il y a 3 jours", "Arrive"),
+    "es": ("Su dirección de optout", "hace 3 días", "Llegando"),
+    "it": ("Il tuo indirizzo optout", "3 giorni fa", "In arrivo"),
+    "ja": ("あなたの optout アドレス", "3 日前", "受信中"),
+    "zh": ("您的 optout 地址", "3天前", "正在接收"),
+}
+BROWSER_LOCALE = {"de": "de-DE", "fr": "fr-FR", "es": "es-ES", "it": "it-IT", "ja": "ja-JP", "zh": "zh-CN"}
+
+
+def test_every_sentence_of_the_pages_is_translated_in_each_catalogue() -> None:
+    codes = sorted(path.stem for path in language.LOCALE.glob("*.po"))
+    assert {"de", "fr", "ja", "es", "it", "zh"} <= set(codes)
+    template = catalogues.sentences()
+    assert len(template) > 100  # the extraction found the pages' sentences, not nothing
+    assert catalogues.problems(template, codes) == []
+
+
+@pytest.mark.parametrize(("header", "chosen"), [
+    ("de-DE,de;q=0.9,en;q=0.8", "de"),
+    ("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5", "fr"),
+    ("en;q=0.5, ja", "ja"),  # by quality, not by position
+    ("zh-TW,zh;q=0.9", "zh"),
+    ("zh-Hant-HK", "zh"),
+    ("pt-BR,pt;q=0.9,it;q=0.3", "it"),  # the first language with a catalogue
+    ("ko-KR,ko;q=0.9", "en"),  # none: English
+    ("de;q=0, es;q=0.1", "es"),  # q=0 means "not this one"
+    ("fr;q=abc, es", "es"),  # a broken q-value drops that language only
+    ("", "en"),
+    ("*", "en"),
+])
+def test_accept_language_picks_the_best_catalogue(header: str, chosen: str) -> None:
+    assert language.from_accept_language(header) == chosen
+
+
+def test_the_switch_beats_the_cookie_which_beats_the_browser() -> None:
+    assert language.choose(asked="ja", remembered="de", accept="fr") == "ja"
+    assert language.choose(asked="xx", remembered="de", accept="fr") == "de"
+    assert language.choose(asked=None, remembered="klingon", accept="fr") == "fr"
+
+
+def _three_days_back(database_url: str) -> None:
+    """The notice arrived three days ago (set in the real database, as time would)."""
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("UPDATE message SET received_at = :at"),
+                     {"at": (utcnow() - timedelta(days=3, hours=1)).replace(tzinfo=None)})
+    engine.dispose()
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_a_browser_in_each_language_gets_its_pages(site, chromium, database_url, code) -> None:
+    """Chromium set to the language (its Accept-Language and its date formats): the page's lang,
+    its words, "3 days ago" and the date in that language; axe finds nothing."""
+    site.send(as_bytes(notice("en", ORDER, msgid=f"<lang-{code}@amazon.com>")))
+    _three_days_back(database_url)
+    context = chromium.new_context(locale=BROWSER_LOCALE[code], viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(site.link())
+        heading, ago, arriving = EXPECTED[code]
+        assert page.locator("html").get_attribute("lang") == code
+        assert page.locator("#address-h").inner_text() == heading
+        card = page.locator(".checklist li").first.inner_text()
+        assert ago in card and arriving in card, card
+        assert "Your optout address" not in page.content()
+        assert "ago" not in card and "days" not in card
+        # the times, rewritten in the viewer's zone by the page's script, in the page's language
+        stamp = page.locator("#messages-h ~ .scroll time").first
+        shown = stamp.inner_text()
+        assert shown and not shown.endswith("UTC"), shown
+        assert stamp.get_attribute("title").endswith(" UTC")
+        assert page.evaluate(f"new Date('2026-12-03T09:00:00Z').toLocaleString('{code}', "
+                             "{dateStyle: 'medium'}).length > 0")
+        accessible(page)
+        shot(page, f"seller-account-{code}")
+    finally:
+        context.close()
+
+
+def test_the_switch_changes_the_language_and_remembers_it(site, chromium) -> None:
+    """A German browser; the seller picks 日本語, then English: each sticks on the next visit."""
+    context = chromium.new_context(locale="de-DE", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto(site.link())
+        assert page.locator("#address-h").inner_text() == "Ihre optout-Adresse"
+        switch = page.get_by_role("navigation", name="Sprache")
+        assert switch.get_by_role("link", name="Deutsch").get_attribute("aria-current") == "true"
+        switch.get_by_role("link", name="日本語").click()
+        assert page.locator("html").get_attribute("lang") == "ja"
+        assert page.locator("#address-h").inner_text() == "あなたの optout アドレス"
+        page.goto(site.base + "/account/acme")  # no ?lang: the cookie remembers
+        assert page.locator("html").get_attribute("lang") == "ja"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # Japanese on a phone
+        accessible(page)
+        shot(page, "seller-account-ja-phone")
+        page.get_by_role("navigation", name="言語").get_by_role("link", name="English").click()
+        page.goto(site.base + "/account/acme")
+        assert page.locator("#address-h").inner_text() == "Your optout address"
+    finally:
+        context.close()
+
+
+@pytest.mark.serve(operator_contact="help@shop-services.example")
+def test_error_and_sign_in_pages_speak_the_language(site) -> None:
+    """Without a browser: a dead link's page, the sign-in form and a wrong key, in French; a
+    language without a catalogue (Korean) gets English; a made-up ?lang is ignored."""
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    with httpx.Client(base_url=site.base, timeout=30) as client:
+        dead = client.get(site.link()[:-3] + "xyz", headers=french)
+        assert dead.status_code == 401 and dead.headers["content-language"] == "fr"
+        assert "Ce lien de connexion ne fonctionne pas" in dead.text
+        assert "Ce lien de connexion n&#39;est pas valide" in dead.text
+        assert "M'envoyer un nouveau lien" in dead.text  # our own words: trusted markup
+        form = client.get("/signin", headers=french)
+        assert "<h1>Se connecter</h1>" in form.text and 'lang="fr"' in form.text
+        assert "accept-language" in form.headers["vary"].lower()
+        korean = client.get("/signin", headers={"Accept-Language": "ko-KR"})
+        assert korean.headers["content-language"] == "en" and "<h1>Sign in</h1>" in korean.text
+        made_up = client.get("/signin?lang=xx", headers={"Accept-Language": "it"})
+        assert made_up.headers["content-language"] == "it" and language.COOKIE not in made_up.cookies
+
+
+def test_a_wrong_key_is_refused_in_the_seller_language(site) -> None:
+    from browser import csrf_of
+
+    with httpx.Client(base_url=site.base, timeout=30) as client:
+        form = client.get("/signin", headers={"Accept-Language": "es"})
+        refused = client.post("/signin", data={"key": "oo_nothing", "csrf": csrf_of(form.text)},
+                              headers={"Accept-Language": "es"})
+        assert refused.status_code == 401
+        assert "Esa clave no es válida" in refused.text and "<code>oo_</code>" in refused.text
