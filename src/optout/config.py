@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # seconds a lookup waits for a free pooled connection (PostgreSQL), then 503: short, since a
     # database that is down also shows as no connection to be had, and a sender should hear soon
     http_db_wait: float = Field(1.0, gt=0)
+    # GET lookups on PostgreSQL run as this many batches at a time at most; what arrives while
+    # they run waits and goes in the next one (http/coalesce.py). About the cores the server has.
+    http_db_batches: int = Field(2, gt=0)
     # The changes feed serves a change only once it is this old, so that a transaction that
     # commits up to this long after its timestamp (a big import) is not skipped by a cursor.
     changes_settle: float = Field(60.0, ge=0)  # seconds

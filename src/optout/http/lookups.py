@@ -191,7 +191,7 @@ async def check_lines(store: Store, queries: list[Query], sees: str | None) -> l
     """Each query's answer line, as `optout check --json` prints it, the reporting accounts
     narrowed to what the key ``sees`` (``Principal.sees``); lookups counted."""
     cutoff = store.cutoff
-    found = await store.check(queries)
+    found = await store.look_up(queries)
     listed = sum(1 for _, row, _ in found if lookup.status(row, cutoff) == "listed")
     metrics.count_lookups("check", listed=listed, not_listed=len(found) - listed)
     return [lookup.json_line(q, row, visible(slugs, sees), cutoff=cutoff).encode() for q, row, slugs in found]

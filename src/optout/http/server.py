@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from optout import heap
 from optout.config import Settings
 from optout.errors import OptoutError
 from optout.http import heads
@@ -52,6 +53,7 @@ async def serve(cfg: Settings, sock: socket.socket, *, stop: asyncio.Event,
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=10,
                             http=heads.bounded(cfg), server_header=False)
     server = _Embedded(config)
+    heap.settle()
     running = asyncio.create_task(server.serve(sockets=[sock]), name="http")
     address = sock.getsockname()
     log.info("http listening", extra={"fields": {"address": f"{address[0]}:{address[1]}"}})

@@ -23,6 +23,7 @@ from optout.config import Settings
 from optout.consult import lookup
 from optout.errors import first_line, is_outage
 from optout.http import problems
+from optout.http.coalesce import Coalescer
 from optout.identifiers import Query
 from optout.store import db, sql
 from optout.store.reader import Reader
@@ -46,6 +47,8 @@ class Store:
         self._path = db.sqlite_path(cfg.url) if self.dialect == "sqlite" else None
         self._apool: AsyncConnectionPool | None = None  # PostgreSQL's lookups, made on first use
         self._closing: set[asyncio.Task[None]] = set()  # pools dropped after an outage, closing
+        self._together: Coalescer[Query, lookup.Found] = Coalescer(
+            self._check_pooled, at_once=cfg.http_db_batches, most=lookup.BATCH)
 
     @property
     def cutoff(self) -> str | None:
@@ -58,6 +61,16 @@ class Store:
         serving while the server answers and no worker thread takes the interpreter lock."""
         if self.dialect == "sqlite":
             return self._on_loop(_checked, self, queries)
+        return await self._on_pool(self._check_async, queries)
+
+    async def look_up(self, queries: list[Query]) -> list[lookup.Found]:
+        """A request's few queries (a GET): as ``check``, on PostgreSQL answered together with
+        those of the requests waiting beside it (``http/coalesce.py``)."""
+        if self.dialect == "sqlite":
+            return self._on_loop(_checked, self, queries)
+        return await self._together.look_up(queries)
+
+    async def _check_pooled(self, queries: list[Query]) -> list[lookup.Found]:
         return await self._on_pool(self._check_async, queries)
 
     async def one(self, statement: str, params: tuple[Any, ...]) -> Any:

@@ -15,6 +15,7 @@ import sys
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from optout import heap
 from optout.errors import OptoutError
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ async def serve(cfg: Settings, *, ready: asyncio.Event | None = None,
 
     loop = asyncio.get_running_loop()
     await handler.warm()
+    heap.settle()
     try:
         server = await loop.create_server(factory, host=cfg.smtp_host, port=cfg.smtp_port)
     except OSError as exc:

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from optout import heap
 from optout.listener.protocol import FRAME, Delivery, Outcome, Ping, Refusals, Reply, Request
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def serve_forever(sock: socket.socket, settings_data: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     worker = Worker.start(settings_data)
+    heap.settle()
     frames = _Frames(sock)
     group: list[tuple[int, list[ingest.Item]]] = []
     while True:
