@@ -48,7 +48,7 @@ def floor(env: dict[str, str], out: Path) -> float:
     from optout.config import load_settings
     from optout.store import db
 
-    conn, _ = db.reader(load_settings())
+    conn = db.reader(load_settings()).conn
     started = time.perf_counter()
     cursor = conn.cursor()
     cursor.execute("SELECT kind, value, buyer_email, order_ids, marketplace, status, first_seen, last_seen, "
