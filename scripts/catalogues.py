@@ -18,17 +18,15 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.checkers import python_format
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import write_po
 
-ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "src" / "optout"
-LOCALE = SOURCE / "http" / "locale"
+from optout.http import language
+
+SOURCE = language.LOCALE.parent.parent  # src/optout
 METHODS = [("http/templates/**.html", "jinja2.ext:babel_extract"), ("http/**.py", "python"),
            ("record/signin.py", "python")]
 OPTIONS = {"http/templates/**.html": {"trimmed": "true", "extensions": "jinja2.ext.i18n"}}
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Refused": None}
-# operator pages stay English (as the CLI they go with): their sentences are not the sellers'
-ENGLISH_ONLY = ("admin.html", "teach.html")
 
 
 def sentences() -> Catalog:
@@ -36,21 +34,16 @@ def sentences() -> Catalog:
     template = Catalog(project="optout")
     for filename, line, message, comments, context in extract_from_dir(
             SOURCE, method_map=METHODS, options_map=OPTIONS, keywords=KEYWORDS):
-        if not filename.endswith(ENGLISH_ONLY):
+        if Path(filename).name not in language.ENGLISH_ONLY:  # the operator's pages: not the sellers' sentences
             template.add(message, locations=[(filename, line)], auto_comments=comments, context=context)
     return template
-
-
-def catalogue(code: str) -> Catalog:
-    with (LOCALE / f"{code}.po").open("rb") as source:
-        return read_po(source, locale=code.replace("zh", "zh_Hans"))
 
 
 def problems(template: Catalog, codes: list[str]) -> list[str]:
     """Each sentence a catalogue lacks or mistranslates (a %(slot)s lost or added), one line each."""
     found = []
     for code in codes:
-        translated = catalogue(code)
+        translated = language.catalogue(code)
         for message in template:
             if not message.id:
                 continue
@@ -67,10 +60,10 @@ def problems(template: Catalog, codes: list[str]) -> list[str]:
 
 def update(template: Catalog, codes: list[str]) -> None:
     for code in codes:
-        translated = catalogue(code)
+        translated = language.catalogue(code)
         translated.update(template, no_fuzzy_matching=True)
         translated.obsolete.clear()
-        with (LOCALE / f"{code}.po").open("wb") as out:
+        with (language.LOCALE / f"{code}.po").open("wb") as out:
             write_po(out, translated, width=0, omit_header=False, no_location=True)
 
 
@@ -78,7 +71,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true")
     args = parser.parse_args()
-    codes = sorted(path.stem for path in LOCALE.glob("*.po"))
+    codes = sorted(path.stem for path in language.LOCALE.glob("*.po"))
     template = sentences()
     if args.update:
         update(template, codes)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Iterator
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from optout.cli.output import JsonOption, bulk_output, guarded, settings
+from optout.consult.lookup import Invalid
 from optout.errors import OptoutError
 from optout.identifiers import Query, parse_query
 
@@ -89,11 +89,6 @@ def _csv_line(row: list[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(row)
     return buf.getvalue()
-
-
-class Invalid(str, Enum):
-    drop = "drop"
-    keep = "keep"
 
 
 @guarded

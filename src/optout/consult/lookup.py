@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from typing import Any, TypeVar
 
 from optout.errors import OptoutError
@@ -205,6 +206,14 @@ def value_of(raw: str | None) -> str | None:
         return parse_query(raw).value
     except OptoutError:
         return None
+
+
+class Invalid(str, Enum):
+    """What becomes of a send list's row that is neither an address nor an order ID (``sendable``):
+    the one choice `optout filter --invalid` and `POST /v1/filter?invalid=` both offer."""
+
+    drop = "drop"
+    keep = "keep"
 
 
 def sendable(rows: list[T], values: list[str | None], listed: set[str], *, keep_invalid: bool,

@@ -15,7 +15,6 @@ import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import IO, Annotated
 
 from fastapi import APIRouter, Request
@@ -25,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from optout.consult import lookup
+from optout.consult.lookup import Invalid
 from optout.http import bodies, metrics, problems
 from optout.http.deps import ReadKey, StoreDep
 from optout.http.lookups import QUERIES, SEND_LIST, content_type
@@ -37,11 +37,6 @@ FILTERED: dict[int | str, dict[str, object]] = {200: {
                    "Optout-Invalid and Optout-Invalid-Rows (dropped or kept) say what became of the rest",
     "content": {"text/plain": {"schema": SEND_LIST}, "text/csv": {"schema": {"type": "string"}},
                 "application/json": {"schema": QUERIES}}}}
-
-
-class Invalid(str, Enum):
-    drop = "drop"
-    keep = "keep"
 
 
 @dataclass
@@ -141,10 +136,13 @@ def _sendable(store: Store, rows: list[str], raws: Sequence[str | None], keep: b
     values = [lookup.value_of(raw) for raw in raws]
     with store.connection() as reader:
         listed = lookup.listed_values(reader, [v for v in values if v], cutoff=store.cutoff)
-    invalid = values.count(None)
-    suppressed = sum(1 for value in values if value is not None and value in listed)
+    batch: dict[str, int] = {}  # the batch's own counts, by sendable's rule, for the metrics
+    kept = lookup.sendable(rows, values, listed, keep_invalid=keep, counts=batch)
+    suppressed, invalid = batch.get("suppressed", 0), batch.get("invalid", 0)
     metrics.count_lookups("filter", listed=suppressed, not_listed=len(values) - invalid - suppressed, malformed=invalid)
-    return lookup.sendable(rows, values, listed, keep_invalid=keep, counts=counts)
+    for name, count in batch.items():
+        counts[name] = counts.get(name, 0) + count
+    return kept
 
 
 def _column(header: str, name: str | None) -> Callable[[list[str]], list[str | None]]:

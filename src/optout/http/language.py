@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -27,6 +28,8 @@ LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Françai
 DEFAULT = "en"
 COOKIE = "optout_lang"
 LOCALE = Path(__file__).parent / "locale"
+# the operator's pages are in English, as the CLI they go with: no switch, no catalogue sentences
+ENGLISH_ONLY = frozenset({"admin.html", "teach.html"})
 
 
 def N_(text: str) -> str:  # noqa: N802  (gettext's name for "translated where it is shown")
@@ -60,16 +63,19 @@ def from_accept_language(header: str) -> str:
     return min(ranked)[2] if ranked else DEFAULT
 
 
+def catalogue(code: str) -> Catalog:
+    """One language's ``.po`` file as Babel reads it."""
+    with (LOCALE / f"{code}.po").open("rb") as source:
+        return read_po(source, locale=babel_locale(code))
+
+
 @cache
 def translations(code: str) -> NullTranslations:
-    """The catalogue of one language, compiled from its ``.po`` file (English has none)."""
-    po = LOCALE / f"{code}.po"
-    if code == DEFAULT or not po.exists():
+    """The catalogue of one language, compiled in memory (English has none)."""
+    if code == DEFAULT or not (LOCALE / f"{code}.po").exists():
         return NullTranslations()
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=code)
     compiled = io.BytesIO()
-    write_mo(compiled, catalog)
+    write_mo(compiled, catalogue(code))
     compiled.seek(0)
     return Translations(compiled)
 
@@ -78,7 +84,7 @@ def when_text(value: datetime, code: str) -> str:
     """A UTC time as that language writes a date and a time to the minute ("Dec 3, 2026, 2:05 PM",
     "03.12.2026, 14:05", "2026年12月3日 14:05"): the date medium, the time short, joined as the
     language joins them (Babel's own medium format would add the seconds)."""
-    when, locale = _utc(value), _babel(code)
+    when, locale = _utc(value), babel_locale(code)
     joined = str(get_datetime_format("medium", locale=locale)).replace("'", "")
     return (joined.replace("{0}", format_time(when, "short", tzinfo=UTC, locale=locale))
             .replace("{1}", format_date(when, "medium", locale=locale)))
@@ -89,10 +95,11 @@ def ago_text(value: datetime, now: datetime, code: str) -> str:
     elapsed = _utc(now) - _utc(value)
     if elapsed < timedelta(minutes=1):
         return translations(code).gettext("just now")
-    return format_timedelta(-elapsed, add_direction=True, threshold=1, locale=_babel(code))
+    return format_timedelta(-elapsed, add_direction=True, threshold=1, locale=babel_locale(code))
 
 
-def _babel(code: str) -> str:
+def babel_locale(code: str) -> str:
+    """Babel's name for a language of the switch: the Chinese catalogue is simplified Chinese."""
     return "zh_Hans" if code == "zh" else code
 
 

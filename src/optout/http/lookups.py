@@ -1,6 +1,7 @@
 """Lookups for sending tools: ``/v1/check``, one query or a million (``/v1/filter`` is
-``http/filtering.py``). A bulk body is spooled, then answered in batches as JSON lines; each
-batch is one database round trip in a worker thread."""
+``http/filtering.py``). A GET's few queries go through ``Store.look_up``; a bulk body is spooled,
+then answered in batches as JSON lines: on SQLite a batch in a worker thread, on PostgreSQL on the
+event loop over an asynchronous connection (see ``_answers``)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,6 @@ from optout.consult.lookup import iso
 from optout.http import language, session
 
 HERE = Path(__file__).parent
-# the operator's pages are in English, as the CLI they go with
-ENGLISH_ONLY = frozenset({"admin.html", "teach.html"})
 # The pages load nothing from elsewhere and run only their own script: a message that carries
 # script, forms or remote images cannot act even if it were ever rendered. no-referrer keeps a
 # sign-in link out of the Referer of anything the page links to.
@@ -79,11 +77,11 @@ def show(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    code = language.DEFAULT if name in ENGLISH_ONLY else _language(request)
+    code = language.DEFAULT if name in language.ENGLISH_ONLY else _language(request)
     context.setdefault("viewer", getattr(request.state, "viewer", None))
     context.setdefault("csrf", getattr(request.state, "csrf", ""))
     context.setdefault("operator", request.app.state.operator)
-    switch = None if name in ENGLISH_ONLY else language.LANGUAGES
+    switch = None if name in language.ENGLISH_ONLY else language.LANGUAGES
     html = ENVS[code].get_template(name).render(request=request, lang=code, languages=switch, **context)
     response = HTMLResponse(html, status_code=status, headers=HEADERS)
     response.headers["Content-Language"] = code

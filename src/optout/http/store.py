@@ -47,8 +47,8 @@ class Store:
         self._path = db.sqlite_path(cfg.url) if self.dialect == "sqlite" else None
         self._apool: AsyncConnectionPool | None = None  # PostgreSQL's lookups, made on first use
         self._closing: set[asyncio.Task[None]] = set()  # pools dropped after an outage, closing
-        self._together: Coalescer[Query, lookup.Found] = Coalescer(
-            self._check_pooled, at_once=cfg.http_db_batches, most=lookup.BATCH)
+        self._together: Coalescer[Query, lookup.Found] = Coalescer(  # PostgreSQL only: see look_up
+            self.check, at_once=cfg.http_db_batches, most=lookup.BATCH)
 
     @property
     def cutoff(self) -> str | None:
@@ -69,9 +69,6 @@ class Store:
         if self.dialect == "sqlite":
             return self._on_loop(_checked, self, queries)
         return await self._together.look_up(queries)
-
-    async def _check_pooled(self, queries: list[Query]) -> list[lookup.Found]:
-        return await self._on_pool(self._check_async, queries)
 
     async def one(self, statement: str, params: tuple[Any, ...]) -> Any:
         """The first row of a small read (a key check), as ``check`` runs it."""
