@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -230,6 +231,26 @@ def test_two_listeners_share_one_postgres(cli, account, database_url) -> None:
     assert stats["messages"] == {"listed": 40}  # the second copy of each is a duplicate, not kept twice
 
 
+@pytest.mark.postgres
+def test_a_dead_database_connection_costs_no_message_a_451(cli, account, database_url) -> None:
+    """The worker's pool does not ping at checkout; when PostgreSQL has dropped its connections
+    (a restart, a killed backend) the next group is tried again on a new one and gets its 250."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only")
+    import psycopg
+
+    with _serving() as (port, _):
+        for order in ("778-0000000-0000001", "778-0000000-0000002"):
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                assert client.sendmail("a@amazon.com", account["address"], mail.as_bytes(mail.notice("en", order))) == {}
+            with psycopg.connect(database_url, autocommit=True) as admin:  # every other connection to it
+                killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                       "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+            assert killed is not None and killed[0] >= 1
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert stats["messages"] == {"listed": 2} and stats["entries_listed"] == 2
+
+
 def test_json_log_lines_for_log_shippers(cli, account) -> None:
     """--log-format json: one JSON object a line, one line per message, with its outcome."""
     port = free_port()
@@ -247,16 +268,21 @@ def test_json_log_lines_for_log_shippers(cli, account) -> None:
     assert [line["event"] for line in lines if line["event"] != "message"] == ["listening", "stopped"]
 
 
-def test_serve_start_up_errors_are_one_line(cli, account, tmp_path: Path, monkeypatch) -> None:
-    """A port already taken, or a missing TLS certificate: one line, exit 2, no traceback."""
+def test_serve_start_up_errors_are_one_line(cli, account, tmp_path: Path) -> None:
+    """A port already taken, or a missing TLS certificate: one line, exit 2, no traceback.
+    (The real command: in-process, asyncio.run would meet the event loop a browser test leaves.)"""
+    def serve(port: int, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "optout", "serve", "--no-http", "--port", str(port)],
+                              env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        busy = cli("serve", "--no-http", "--port", str(taken.getsockname()[1]))
-    assert busy.exit_code == 2 and "cannot listen" in busy.stderr and "Traceback" not in busy.output
-    monkeypatch.setenv("OPTOUT_TLS_CERT", str(tmp_path / "missing.pem"))
-    no_cert = cli("serve", "--no-http", "--port", str(free_port()))
-    assert no_cert.exit_code == 2 and "cannot load TLS certificate" in no_cert.stderr
+        busy = serve(taken.getsockname()[1])
+    assert busy.returncode == 2 and "cannot listen" in busy.stderr and "Traceback" not in busy.stderr
+    no_cert = serve(free_port(), OPTOUT_TLS_CERT=str(tmp_path / "missing.pem"))
+    assert no_cert.returncode == 2 and "cannot load TLS certificate" in no_cert.stderr
+    assert "Traceback" not in no_cert.stderr and len(no_cert.stderr.strip().splitlines()) == 1
 
 
 def _worker_of(listener_pid: int) -> int:

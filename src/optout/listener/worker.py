@@ -16,6 +16,7 @@ imported at module level: the listener imports this module to start the process.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import select
 import signal
@@ -124,7 +125,10 @@ class Worker:
         from optout.store import db
 
         cfg = Settings(**settings_data)
-        worker = cls(db.writer(cfg), db.read_only(cfg, check_schema=False), trust.Verifier(cfg), trust.policy(cfg),
+        # psycopg warns of a pipeline ended by a lost connection; _apply tries again, and the
+        # listener logs what became of each message
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
+        worker = cls(db.group_writer(cfg), db.read_only(cfg, check_schema=False), trust.Verifier(cfg), trust.policy(cfg),
                      cfg.group_commit_size, cfg.recognition_timeout)
         signal.signal(signal.SIGALRM, worker._on_alarm)
         return worker
@@ -192,12 +196,10 @@ class Worker:
         listener answers 451; otherwise the requests are tried one by one, so one bad message
         cannot cost the others their 250."""
         from optout.errors import is_outage
-        from optout.record import ingest
 
         started = time.perf_counter()
         try:
-            with self.engine.begin() as conn:
-                applied = ingest.apply_many(conn, items=[i for _, items in group for i in items], policy=self.policy)
+            applied = self._apply([i for _, items in group for i in items])
         except Exception as exc:
             if len(group) > 1 and not is_outage(exc):
                 return [reply for request in group for reply in self.commit([request])]
@@ -213,6 +215,26 @@ class Worker:
                         i.result.wording)
                 for index, (i, a) in enumerate(zip(items, done)))))
         return replies
+
+    def _apply(self, items: list[ingest.Item], *, again: bool = True) -> list[ingest.Applied]:
+        """``items`` applied in one transaction, whose statements and commit go out together
+        (``bulk.pipeline``). ``again``: once more on a new connection if the one the pool gave
+        had died (it does not ping at checkout). Safe even if the first commit did land: the
+        second finds each message there already and calls it a duplicate."""
+        from optout.record import ingest
+        from optout.store import bulk
+
+        with self.engine.connect() as conn:
+            try:
+                with bulk.pipeline(conn), conn.begin():  # the commit inside: it goes with the last writes
+                    return ingest.apply_many(conn, items=items, policy=self.policy)
+            except Exception:
+                if not bulk.lost(conn):
+                    raise
+                conn.invalidate()
+                if not again:
+                    raise
+        return self._apply(items, again=False)
 
     def record_refusals(self, request_id: int, refusals: Refusals) -> Reply:
         """Add the listener's refused-recipient counts (day, client, refused, blocked) to the table."""

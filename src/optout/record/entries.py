@@ -56,24 +56,36 @@ class Recorded:
         return len(self.newly_listed)
 
 
-def insert_for(conn: Connection, table: Any) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT, for SQLite or PostgreSQL."""
-    from sqlalchemy.dialects import postgresql, sqlite
+class Statuses:
+    """The status (listed, removed) of each of some values, asked for now and read when wanted:
+    so a caller can put the question ahead of its inserts (see ``bulk.pipeline``)."""
 
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    def __init__(self, conn: Connection, *, values: Sequence[str]) -> None:
+        unique = sorted(set(values))
+        self.asked = [bulk.send_in(conn, sql.ENTRY_STATUSES, column="value", values=unique[start : start + 500])
+                      for start in range(0, len(unique), 500)]
+        self.values = set(unique)
+
+    def answer(self) -> dict[str, str]:
+        return {value: status for rows in self.asked for value, status in rows.all()}
 
 
-def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None = None) -> Recorded:
-    """Store new evidence and list what it names; a report seen before changes nothing."""
+def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None = None,
+           before: Statuses | None = None) -> Recorded:
+    """Store new evidence and list what it names; a report seen before changes nothing.
+    ``before``: the statuses of the values the reports name, if already asked for."""
     fresh = _insert_reports(conn, reports)
     if not fresh:
         return Recorded()
     rows = _entry_rows(fresh)
-    before = _statuses(conn, [r["value"] for r in rows])
+    values = [r["value"] for r in rows]
+    if before is None or not before.values.issuperset(values):
+        before = Statuses(conn, values=values)
+    was = before.answer()
     for round_rows in _rounds(rows):
         _upsert_entries(conn, round_rows)
-    newly = {r["value"] for r in rows if before.get(r["value"]) != "listed"}
-    relisted = [v for v in newly if before.get(v) == "removed"]
+    newly = {r["value"] for r in rows if was.get(r["value"]) != "listed"}
+    relisted = [v for v in newly if was.get(v) == "removed"]
     if relisted:
         log(conn, relisted, action="relisted", actor=actor, reason="new report")
     _count_new(conn, fresh, newly)
@@ -139,15 +151,6 @@ def _upsert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
     bulk.insert(conn, table="entry", columns=ENTRY_COLUMNS, rows=values, tail=sql.ENTRY_UPSERT)
 
 
-def _statuses(conn: Connection, values: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    unique = sorted(set(values))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        found.update(bulk.fetch_in(conn, sql.ENTRY_STATUSES, column="value", values=chunk))
-    return found
-
-
 def _count_new(conn: Connection, fresh: list[NewReport], newly: set[str]) -> None:
     """Add to each account's count for today the reports that put something new on the list."""
     per_account: dict[int, int] = {}
@@ -162,10 +165,11 @@ def _count_new(conn: Connection, fresh: list[NewReport], newly: set[str]) -> Non
 
 
 def log(conn: Connection, values: list[str], *, action: str, actor: str | None, reason: str | None) -> None:
-    ids = conn.execute(select(ENTRY.c.id).where(ENTRY.c.value.in_(values))).scalars().all()
-    if ids:
-        conn.execute(EVENT.insert(), [{"entry_id": i, "action": action, "actor": actor,
-                                       "reason": reason, "at": utcnow()} for i in ids])
+    """An event for each entry among ``values``."""
+    at = utcnow()
+    for start in range(0, len(values), 500):
+        bulk.send_in(conn, sql.EVENTS_FOR, column="value", values=values[start : start + 500],
+                     params=(action, actor, reason, at))
 
 
 def add_by_hand(conn: Connection, *, query: Query, reason: str, account_id: int | None, actor: str) -> bool:

@@ -21,11 +21,10 @@ from optout.recognise import Result, wordings
 from optout.recognise.result import CONFIRMATION, NOTICE
 from optout.record import entries
 from optout.store import bulk, sql
-from optout.store.models import Confirmation, Message, Report, table, utcnow
+from optout.store.models import Message, Report, table, utcnow
 
 MESSAGE = table(Message)
 REPORT = table(Report)
-CONFIRM = table(Confirmation)
 DkimResult = tuple[str, str | None]
 
 
@@ -99,21 +98,30 @@ def sha256(raw: bytes) -> str:
 
 
 def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> list[Applied]:
-    """Store the messages and act on their verdicts; one outcome per item, in order."""
+    """Store the messages and act on their verdicts; one outcome per item, in order.
+
+    The reads the verdicts need (today's count of each account, the status of each identifier
+    named) go out before the first insert, so inside ``bulk.pipeline`` they share its round trip.
+    """
+    notices = [item for item in items if item.result.kind == NOTICE]
+    budget = _Budget(conn, policy.daily_limit, accounts={item.inbound.account_id for item in notices})
+    before = entries.Statuses(conn, values=[v for item in notices
+                                            for v in (item.result.order_id, item.result.buyer_email) if v])
     ids = _store(conn, items)
     outcomes: list[Applied | None] = [
         None if message_id else Applied(None, Outcome.DUPLICATE, "this message was received before")
         for message_id in ids
     ]
     stored = [(i, message_id, item) for i, (message_id, item) in enumerate(zip(ids, items)) if message_id]
-    _settle(conn, stored, policy, outcomes, force=False)
+    _settle(conn, stored, budget, outcomes, policy=policy, before=before, force=False)
     return _all_settled(outcomes)
 
 
 def act(conn: Connection, *, message_id: int, item: Item, policy: Policy, force: bool = False) -> Applied:
     """Act again on a message already stored (quarantine retry or accept)."""
     outcomes: list[Applied | None] = [None]
-    _settle(conn, [(0, message_id, item)], policy, outcomes, force=force)
+    budget = _Budget(conn, policy.daily_limit if not force else None, accounts={item.inbound.account_id})
+    _settle(conn, [(0, message_id, item)], budget, outcomes, policy=policy, before=None, force=force)
     return _all_settled(outcomes)[0]
 
 
@@ -124,12 +132,11 @@ def _all_settled(outcomes: list[Applied | None]) -> list[Applied]:
     return done
 
 
-def _settle(conn: Connection, stored: list[tuple[int, int, Item]], policy: Policy,
-            outcomes: list[Applied | None], *, force: bool) -> None:
+def _settle(conn: Connection, stored: list[tuple[int, int, Item]], budget: _Budget, outcomes: list[Applied | None],
+            *, policy: Policy, before: entries.Statuses | None, force: bool) -> None:
     """Decide and record the outcome of each stored message."""
     reports: dict[int, entries.NewReport] = {}
     keys: set[str] = set()
-    budget = _Budget(conn, policy.daily_limit if not force else None)
     for index, message_id, item in stored:
         result = item.result
         if result.kind == CONFIRMATION:
@@ -147,7 +154,7 @@ def _settle(conn: Connection, stored: list[tuple[int, int, Item]], policy: Polic
             keys.add(report.dedup_key)
             reports[index] = report
     if reports:
-        done = entries.record(conn, reports=list(reports.values()), actor="notice")
+        done = entries.record(conn, reports=list(reports.values()), actor="notice", before=before)
         for index, report in reports.items():
             outcomes[index] = _notice_outcome(report, done, stored_id=report.message_id)
     _record_outcomes(conn, [(message_id, item, outcomes[index]) for index, message_id, item in stored])
@@ -172,17 +179,21 @@ def _notice_outcome(report: entries.NewReport, done: entries.Recorded, stored_id
 
 
 class _Budget:
-    """The per-account volume guard: new entries an account may add in a UTC day."""
+    """The per-account volume guard: new entries an account may add in a UTC day. Each account's
+    count is asked for at once and read when first needed."""
 
-    def __init__(self, conn: Connection, limit: int | None) -> None:
-        self.conn, self.limit = conn, limit
+    def __init__(self, conn: Connection, limit: int | None, *, accounts: set[int]) -> None:
+        self.limit = limit
+        self.asked = {account: bulk.send(conn, sql.LISTED_TODAY, (account, today()))
+                      for account in sorted(accounts)} if limit else {}
         self.used: dict[int, int] = {}
 
     def allows(self, account_id: int) -> bool:
         if not self.limit:
             return True
         if account_id not in self.used:
-            self.used[account_id] = listed_today(self.conn, account_id=account_id)
+            found = self.asked[account_id].all()  # the answer to listed_today's question
+            self.used[account_id] = found[0][0] if found else 0
         if self.used[account_id] >= self.limit:
             return False
         self.used[account_id] += 1  # counts as if it lists something: conservative
@@ -191,8 +202,7 @@ class _Budget:
 
 def listed_today(conn: Connection, *, account_id: int) -> int:
     """How many identifiers this account put on the list today (one row, kept by entries.record)."""
-    found = bulk.fetch(conn, sql.LISTED_TODAY,
-                       (account_id, today()))
+    found = bulk.fetch(conn, sql.LISTED_TODAY, (account_id, today()))
     return found[0][0] if found else 0
 
 
@@ -238,16 +248,17 @@ def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Applied | Non
              _group(item.result), message_id)
             for message_id, item, outcome in done if outcome is not None]
     if rows:
-        conn.exec_driver_sql(sql.marks(sql.MESSAGE_VERDICT, conn.dialect.name), rows)
+        bulk.update_many(conn, sql.MESSAGE_VERDICT, rows)
 
 
 def _confirmation(conn: Connection, message_id: int, item: Item) -> None:
     result = item.result
-    stmt = entries.insert_for(conn, CONFIRM).values(
-        account_id=item.inbound.account_id, code=result.confirmation_code, link=result.confirmation_link,
-        requested_by=result.forwarded_by, received_at=utcnow(), message_id=message_id,
-    ).on_conflict_do_nothing(index_elements=["account_id", "code"])
-    conn.execute(stmt)
+    bulk.insert(conn, table="confirmation", columns=CONFIRMATION_COLUMNS, tail=sql.CONFIRMATION_ONCE, rows=[(
+        item.inbound.account_id, result.confirmation_code, result.confirmation_link, result.forwarded_by, utcnow(),
+        message_id)])
+
+
+CONFIRMATION_COLUMNS = ("account_id", "code", "link", "requested_by", "received_at", "message_id")
 
 
 def stored(conn: Connection, *, message_id: int) -> dict[str, Any] | None:

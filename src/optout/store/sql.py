@@ -114,10 +114,13 @@ EXPIRED_AFTER = (f"SELECT {ENTRY_FIELDS}, last_seen, id FROM entry WHERE last_se
 
 REPORT_ONCE = "ON CONFLICT (dedup_key) DO NOTHING"
 MESSAGE_ONCE = "ON CONFLICT (account_id, sha256) DO NOTHING"
+CONFIRMATION_ONCE = "ON CONFLICT (account_id, code) DO NOTHING"
 ACCOUNT_DAY_ADD = ("ON CONFLICT (account_id, day) DO UPDATE SET "
                    "new_entries = accountday.new_entries + excluded.new_entries")
 LISTED_TODAY = "SELECT new_entries FROM accountday WHERE account_id = ? AND day = ?"
-ENTRY_STATUSES = "SELECT value, status FROM entry"  # + WHERE value IN …, see bulk.fetch_in
+ENTRY_STATUSES = "SELECT value, status FROM entry"  # + WHERE value IN …, see bulk.send_in
+# an event for each entry whose value is in a list (+ WHERE value IN …)
+EVENTS_FOR = "INSERT INTO event (entry_id, action, actor, reason, at) SELECT id, ?, ?, ?, ? FROM entry"
 
 REFUSALS_ADD = ("ON CONFLICT (day, client) DO UPDATE SET refused = refusal.refused + excluded.refused, "
                 "blocked = refusal.blocked + excluded.blocked")
