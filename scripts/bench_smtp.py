@@ -132,6 +132,13 @@ async def drive(port: int, rcpt: str, *, sessions: int, count: int, prefix: int,
     return time.perf_counter() - started, replies
 
 
+def listed(optout: list[str], env: dict[str, str]) -> int:
+    """Messages recorded as notices that list a buyer (new to the list, or listed already)."""
+    stats = json.loads(subprocess.run([*optout, "stats", "--json"], env=env, check=True, capture_output=True,
+                                      text=True).stdout)
+    return stats["messages"].get("listed", 0) + stats["messages"].get("known", 0)
+
+
 def run(args: argparse.Namespace) -> dict:
     folder = tempfile.mkdtemp(prefix="optout-bench-")
     env = {**os.environ, "OPTOUT_DATA_DIR": folder, "OPTOUT_INGEST_DOMAIN": "ingest.localhost",
@@ -144,6 +151,7 @@ def run(args: argparse.Namespace) -> dict:
     made = subprocess.run([*optout, "accounts", "add", f"bench{int(time.time())}", "--json"], env=env,
                           check=True, capture_output=True, text=True)
     rcpt = json.loads(made.stdout)["address"]
+    before = listed(optout, env)
     bare_port, listener_port = free_port(), free_port()
     bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_port)])
     listener = subprocess.Popen([*optout, "serve", "--no-http", "--port", str(listener_port)], env=env,
@@ -162,6 +170,8 @@ def run(args: argparse.Namespace) -> dict:
         for proc in (bare, listener):
             proc.terminate()
             proc.wait(30)
+    # a 250 is not enough: every notice must have been recognised and put on the list
+    assert listed(optout, env) - before == args.rounds * args.messages, "not every notice was listed"
     best = {name: max(rates) for name, rates in results.items()}
     paired = [listener / bare for bare, listener in zip(results["bare"], results["listener"])]
     return {"database": "postgresql" if args.database_url else "sqlite", "sessions": args.sessions,
