@@ -107,13 +107,13 @@ def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> li
     budget = _Budget(conn, policy.daily_limit, accounts={item.inbound.account_id for item in notices})
     before = entries.Statuses(conn, values=[v for item in notices
                                             for v in (item.result.order_id, item.result.buyer_email) if v])
-    ids = _store(conn, items)
+    ids = _store(conn, items, policy)
     outcomes: list[Applied | None] = [
         None if message_id else Applied(None, Outcome.DUPLICATE, "this message was received before")
         for message_id in ids
     ]
     stored = [(i, message_id, item) for i, (message_id, item) in enumerate(zip(ids, items)) if message_id]
-    _settle(conn, stored, budget, outcomes, policy=policy, before=before, force=False)
+    _settle(conn, stored, budget, outcomes, policy=policy, before=before, force=False, written=True)
     return _all_settled(outcomes)
 
 
@@ -121,7 +121,7 @@ def act(conn: Connection, *, message_id: int, item: Item, policy: Policy, force:
     """Act again on a message already stored (quarantine retry or accept)."""
     outcomes: list[Applied | None] = [None]
     budget = _Budget(conn, policy.daily_limit if not force else None, accounts={item.inbound.account_id})
-    _settle(conn, [(0, message_id, item)], budget, outcomes, policy=policy, before=None, force=force)
+    _settle(conn, [(0, message_id, item)], budget, outcomes, policy=policy, before=None, force=force, written=False)
     return _all_settled(outcomes)[0]
 
 
@@ -133,19 +133,18 @@ def _all_settled(outcomes: list[Applied | None]) -> list[Applied]:
 
 
 def _settle(conn: Connection, stored: list[tuple[int, int, Item]], budget: _Budget, outcomes: list[Applied | None],
-            *, policy: Policy, before: entries.Statuses | None, force: bool) -> None:
-    """Decide and record the outcome of each stored message."""
+            *, policy: Policy, before: entries.Statuses | None, force: bool, written: bool) -> None:
+    """Decide and record the outcome of each stored message. ``written``: each row already holds
+    its ``_verdict`` (a new message), so only those the list decided otherwise are updated."""
     reports: dict[int, entries.NewReport] = {}
     keys: set[str] = set()
     for index, message_id, item in stored:
         result = item.result
-        if result.kind == CONFIRMATION:
+        outcome, reason = _verdict(item, policy, force=force)
+        if outcome is Outcome.CONFIRMATION:
             _confirmation(conn, message_id, item)
-            outcomes[index] = Applied(message_id, Outcome.CONFIRMATION, result.reason)
-        elif result.kind != NOTICE:
-            outcomes[index] = Applied(message_id, Outcome.QUARANTINED, result.reason)
-        elif not force and policy.require_dkim and item.dkim[0] != "pass":
-            outcomes[index] = Applied(message_id, Outcome.UNVERIFIED, f"{result.reason}; DKIM {item.dkim[0]}, trust is dkim")
+        if outcome is not Outcome.LISTED:
+            outcomes[index] = Applied(message_id, outcome, reason)
         elif (report := _report(message_id, item)).dedup_key in keys:  # twice in one batch
             outcomes[index] = Applied(message_id, Outcome.DUPLICATE, f"{result.reason}; reported twice at once")
         elif not budget.allows(item.inbound.account_id):
@@ -157,7 +156,23 @@ def _settle(conn: Connection, stored: list[tuple[int, int, Item]], budget: _Budg
         done = entries.record(conn, reports=list(reports.values()), actor="notice", before=before)
         for index, report in reports.items():
             outcomes[index] = _notice_outcome(report, done, stored_id=report.message_id)
-    _record_outcomes(conn, [(message_id, item, outcomes[index]) for index, message_id, item in stored])
+    _record_outcomes(conn, [(message_id, item, applied) for index, message_id, item in stored
+                            if (applied := outcomes[index]) is not None
+                            and not (written and (applied.outcome, applied.reason) == _verdict(item, policy))])
+
+
+def _verdict(item: Item, policy: Policy, *, force: bool = False) -> tuple[Outcome, str]:
+    """What a message's own verdict makes of it, before the list is consulted: a notice comes
+    out LISTED here, which the list may yet turn into known, duplicate or held. A new message
+    is stored with this, so the common case needs no second write of its row."""
+    result = item.result
+    if result.kind == CONFIRMATION:
+        return Outcome.CONFIRMATION, result.reason
+    if result.kind != NOTICE:
+        return Outcome.QUARANTINED, result.reason
+    if not force and policy.require_dkim and item.dkim[0] != "pass":
+        return Outcome.UNVERIFIED, f"{result.reason}; DKIM {item.dkim[0]}, trust is dkim"
+    return Outcome.LISTED, result.reason
 
 
 def _report(message_id: int, item: Item) -> entries.NewReport:
@@ -211,8 +226,9 @@ MESSAGE_COLUMNS = ("account_id", "sha256", "raw", "size", "source", "mail_from",
                    "marketplace", "wording", "wording_group")
 
 
-def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
-    """Insert the messages not seen before; the new row's ID per item, None for a duplicate."""
+def _store(conn: Connection, items: Sequence[Item], policy: Policy) -> list[int | None]:
+    """Insert the messages not seen before, each with its ``_verdict``; the new row's ID per
+    item, None for a duplicate."""
     now = utcnow()
     rows, first = [], {}
     for index, item in enumerate(items):
@@ -221,8 +237,9 @@ def _store(conn: Connection, items: Sequence[Item]) -> list[int | None]:
         if key in first:
             continue  # the same message twice in one batch
         first[key] = index
+        outcome, reason = _verdict(item, policy)
         rows.append((key[0], key[1], inbound.raw, len(inbound.raw), inbound.source, storable(inbound.mail_from),
-                     storable(inbound.rcpt), storable(inbound.peer), now, result.kind, "new", result.reason, result.order_id,
+                     storable(inbound.rcpt), storable(inbound.peer), now, result.kind, str(outcome), reason, result.order_id,
                      item.dkim[0], item.dkim[1], _route(inbound, result), result.marketplace, result.wording,
                      _group(result)))
     ids: list[int | None] = [None] * len(items)
@@ -241,12 +258,12 @@ def _route(inbound: Inbound, result: Result) -> str | None:
     return "backfill" if inbound.source == "backfill" else result.route
 
 
-def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Applied | None]]) -> None:
+def _record_outcomes(conn: Connection, done: list[tuple[int, Item, Applied]]) -> None:
     """The verdict and outcome on each message row (a retry may change the verdict too)."""
     rows = [(item.result.kind, str(outcome.outcome), outcome.reason, item.result.order_id, item.dkim[0],
              item.dkim[1], _route(item.inbound, item.result), item.result.marketplace, item.result.wording,
              _group(item.result), message_id)
-            for message_id, item, outcome in done if outcome is not None]
+            for message_id, item, outcome in done]
     if rows:
         bulk.update_many(conn, sql.MESSAGE_VERDICT, rows)
 
