@@ -102,11 +102,6 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, 
     return send(conn, sql, params).all()
 
 
-def fetch_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """``sql WHERE column IN values``, answered now."""
-    return send_in(conn, sql, column=column, values=values).all()
-
-
 def update_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """Run ``sql`` (written with ``?`` marks) once per row."""
     if conn.dialect.name == "sqlite":
