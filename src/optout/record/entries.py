@@ -15,11 +15,10 @@ from sqlalchemy import Connection, case, func, select, update
 from optout.clock import today
 from optout.identifiers import Query, marketplace_of
 from optout.store import bulk, sql
-from optout.store.models import Entry, Event, Report, table, utcnow
+from optout.store.models import Entry, Report, table, utcnow
 
 ENTRY = table(Entry)
 REPORT = table(Report)
-EVENT = table(Event)
 
 
 @dataclass(slots=True)

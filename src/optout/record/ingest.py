@@ -107,13 +107,14 @@ def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> li
     budget = _Budget(conn, policy.daily_limit, accounts={item.inbound.account_id for item in notices})
     before = entries.Statuses(conn, values=[v for item in notices
                                             for v in (item.result.order_id, item.result.buyer_email) if v])
-    ids = _store(conn, items, policy)
+    verdicts = [_verdict(item, policy) for item in items]
+    ids = _store(conn, items, verdicts)
     outcomes: list[Applied | None] = [
         None if message_id else Applied(None, Outcome.DUPLICATE, "this message was received before")
         for message_id in ids
     ]
     stored = [(i, message_id, item) for i, (message_id, item) in enumerate(zip(ids, items)) if message_id]
-    _settle(conn, stored, budget, outcomes, policy=policy, before=before, force=False, written=True)
+    _settle(conn, stored, budget, outcomes, verdicts, policy=policy, before=before, written=True)
     return _all_settled(outcomes)
 
 
@@ -121,7 +122,8 @@ def act(conn: Connection, *, message_id: int, item: Item, policy: Policy, force:
     """Act again on a message already stored (quarantine retry or accept)."""
     outcomes: list[Applied | None] = [None]
     budget = _Budget(conn, policy.daily_limit if not force else None, accounts={item.inbound.account_id})
-    _settle(conn, [(0, message_id, item)], budget, outcomes, policy=policy, before=None, force=force, written=False)
+    _settle(conn, [(0, message_id, item)], budget, outcomes, [_verdict(item, policy, force=force)], policy=policy,
+            before=None, written=False)
     return _all_settled(outcomes)[0]
 
 
@@ -133,14 +135,16 @@ def _all_settled(outcomes: list[Applied | None]) -> list[Applied]:
 
 
 def _settle(conn: Connection, stored: list[tuple[int, int, Item]], budget: _Budget, outcomes: list[Applied | None],
-            *, policy: Policy, before: entries.Statuses | None, force: bool, written: bool) -> None:
-    """Decide and record the outcome of each stored message. ``written``: each row already holds
-    its ``_verdict`` (a new message), so only those the list decided otherwise are updated."""
+            verdicts: list[tuple[Outcome, str]], *, policy: Policy, before: entries.Statuses | None,
+            written: bool) -> None:
+    """Decide and record the outcome of each stored message, starting from its ``_verdict``
+    (``verdicts``, by the same index as ``outcomes``). ``written``: each row holds its verdict
+    already (a new message), so only those the list decided otherwise are updated."""
     reports: dict[int, entries.NewReport] = {}
     keys: set[str] = set()
     for index, message_id, item in stored:
         result = item.result
-        outcome, reason = _verdict(item, policy, force=force)
+        outcome, reason = verdicts[index]
         if outcome is Outcome.CONFIRMATION:
             _confirmation(conn, message_id, item)
         if outcome is not Outcome.LISTED:
@@ -158,7 +162,7 @@ def _settle(conn: Connection, stored: list[tuple[int, int, Item]], budget: _Budg
             outcomes[index] = _notice_outcome(report, done, stored_id=report.message_id)
     _record_outcomes(conn, [(message_id, item, applied) for index, message_id, item in stored
                             if (applied := outcomes[index]) is not None
-                            and not (written and (applied.outcome, applied.reason) == _verdict(item, policy))])
+                            and not (written and (applied.outcome, applied.reason) == verdicts[index])])
 
 
 def _verdict(item: Item, policy: Policy, *, force: bool = False) -> tuple[Outcome, str]:
@@ -199,16 +203,14 @@ class _Budget:
 
     def __init__(self, conn: Connection, limit: int | None, *, accounts: set[int]) -> None:
         self.limit = limit
-        self.asked = {account: bulk.send(conn, sql.LISTED_TODAY, (account, today()))
-                      for account in sorted(accounts)} if limit else {}
+        self.asked = {account: _ask_today(conn, account) for account in sorted(accounts)} if limit else {}
         self.used: dict[int, int] = {}
 
     def allows(self, account_id: int) -> bool:
         if not self.limit:
             return True
         if account_id not in self.used:
-            found = self.asked[account_id].all()  # the answer to listed_today's question
-            self.used[account_id] = found[0][0] if found else 0
+            self.used[account_id] = _count(self.asked[account_id])
         if self.used[account_id] >= self.limit:
             return False
         self.used[account_id] += 1  # counts as if it lists something: conservative
@@ -217,8 +219,16 @@ class _Budget:
 
 def listed_today(conn: Connection, *, account_id: int) -> int:
     """How many identifiers this account put on the list today (one row, kept by entries.record)."""
-    found = bulk.fetch(conn, sql.LISTED_TODAY, (account_id, today()))
-    return found[0][0] if found else 0
+    return _count(_ask_today(conn, account_id))
+
+
+def _ask_today(conn: Connection, account_id: int) -> bulk.Rows:
+    return bulk.send(conn, sql.LISTED_TODAY, (account_id, today()))
+
+
+def _count(asked: bulk.Rows) -> int:
+    found = asked.all()
+    return int(found[0][0]) if found else 0
 
 
 MESSAGE_COLUMNS = ("account_id", "sha256", "raw", "size", "source", "mail_from", "rcpt", "peer",
@@ -226,9 +236,9 @@ MESSAGE_COLUMNS = ("account_id", "sha256", "raw", "size", "source", "mail_from",
                    "marketplace", "wording", "wording_group")
 
 
-def _store(conn: Connection, items: Sequence[Item], policy: Policy) -> list[int | None]:
-    """Insert the messages not seen before, each with its ``_verdict``; the new row's ID per
-    item, None for a duplicate."""
+def _store(conn: Connection, items: Sequence[Item], verdicts: list[tuple[Outcome, str]]) -> list[int | None]:
+    """Insert the messages not seen before, each with its verdict; the new row's ID per item,
+    None for a duplicate."""
     now = utcnow()
     rows, first = [], {}
     for index, item in enumerate(items):
@@ -237,7 +247,7 @@ def _store(conn: Connection, items: Sequence[Item], policy: Policy) -> list[int 
         if key in first:
             continue  # the same message twice in one batch
         first[key] = index
-        outcome, reason = _verdict(item, policy)
+        outcome, reason = verdicts[index]
         rows.append((key[0], key[1], inbound.raw, len(inbound.raw), inbound.source, storable(inbound.mail_from),
                      storable(inbound.rcpt), storable(inbound.peer), now, result.kind, str(outcome), reason, result.order_id,
                      item.dkim[0], item.dkim[1], _route(inbound, result), result.marketplace, result.wording,
