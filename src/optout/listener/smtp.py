@@ -18,12 +18,12 @@ from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 from cachetools import LRUCache
 
 from optout.clock import today
 from optout.errors import first_line
-from optout.listener import metrics
+from optout.listener import body, metrics
 from optout.listener.handoff import Worker
 from optout.listener.protocol import Delivery, Outcome
 from optout.record import accounts
@@ -294,9 +294,38 @@ class ListenerSession(SMTP):
             metrics.reply(text[:3])
         await super().push(status)
 
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str) -> None:
         self.mail_at = self.loop.time()
         await super().smtp_MAIL(arg)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, with the message read by ``body.read`` rather than line by line."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            message = await body.read(self._reader, size_limit=self.data_size_limit, line_limit=self.line_length_limit)
+        except asyncio.IncompleteReadError:  # the sender went away mid-message
+            self._writer.close()
+            return
+        if message.too_big or message.line_too_long:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]  # aiosmtpd leaves it unannotated
+            await self.push("552 Error: Too much mail data" if message.too_big
+                            else "500 Line too long (see RFC5321 4.5.3.1.6)")
+            return
+        self.envelope.content = self.envelope.original_content = message.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)
 
     def _timeout_cb(self) -> None:
         """aiosmtpd arms this timer per command; it fires ``idle_timeout`` after the last one.
