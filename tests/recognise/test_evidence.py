@@ -246,6 +246,19 @@ def test_any_rendered_attribution_or_block_finds_the_notice(data, lang, html) ->
     assert result.kind == "optout_notice" and result.order_id == ORDER, (block, result.reason)
 
 
+@pytest.mark.parametrize("html", [False, True])
+def test_the_first_of_a_recipient_list_is_no_sender(html) -> None:
+    """Found by the property above: a run-together block whose one-letter recipient label is glued
+    to the subject ("Your messageÀ:") names no recipient by its label, but its first address is
+    followed by "; " and another: a list, and only recipients come in lists."""
+    block = ('From: "Amazon" <auto-communication@amazon.de>Sent: Subject: Your messageÀ: '
+             "sam@seller-shop.example; ops@seller-shop.example")
+    text = mail.body("fr", ORDER)
+    body = f"FYI\n\n{block}\n\n{text}" if not html else f"<p>FYI</p><p>{_html(block)}</p><p>{_html(text)}</p>"
+    result = parse(_forward(body, html=html))
+    assert result.kind == "optout_notice" and result.order_id == ORDER, result.reason
+
+
 @settings(max_examples=200, deadline=None)
 @given(data=st.data(), sender=st.sampled_from([LOOKALIKE, RELAY, "seller-news@amazon-mail.net"]))
 def test_any_rendered_block_from_a_non_notice_sender_stays_other(data, sender) -> None:

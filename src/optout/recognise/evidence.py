@@ -32,6 +32,8 @@ _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-
 _RELAY = re.compile(r"[a-z0-9]{15}@marketplace\.amazon\.")
 REACH = 2500  # characters before the wording a forwarded message's sender may stand (its header block, a greeting)
 _LABEL_REACH = 80  # how far before an address its field's label may stand (a display name between)
+# after an address, a ";" and another address with no label between: the first of a list
+_LIST_GOES_ON = re.compile(r"[>\] ]{0,3};[ \t]{0,4}[^:：;@]{0,60}@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ def sender_before(flat: str, anchor: int) -> Sender:
         address = match[0].strip(".")
         if _RELAY.match(address):
             return Sender(None, "a buyer's message relayed by Amazon")
-        if _recipient(flat, match.start(), lo):
+        if _recipient(flat, match.start(), lo) or _LIST_GOES_ON.match(flat, match.end()):
             continue
         return Sender(address, "")
     return Sender(None, "no sender address before the notice's text")
@@ -57,7 +59,8 @@ def sender_before(flat: str, anchor: int) -> Sender:
 def _recipient(flat: str, at: int, lo: int) -> bool:
     """Does the field this address stands in carry a recipient label (To, An, À, 收件人, Cc …)?
     The label is the last ``word:`` before the address, within _LABEL_REACH characters. An
-    address after a ``;`` is one of a list, and only recipients come in lists."""
+    address after a ``;`` is one of a list, and only recipients come in lists (so is one before
+    a ``;`` and another address: the caller checks that, _LIST_GOES_ON)."""
     just_before = flat[max(lo, at - 5):at]
     if ";" in just_before and "&lt;" not in just_before:  # an entity's ";" (QQ's "Name"&lt;addr&gt;) is no list
         return True
