@@ -22,17 +22,20 @@ def _stuffed(lines: list[bytes]) -> bytes:
     return b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines) + b".\r\n"
 
 
-def _read(chunks: list[bytes], *, size_limit: int | None = None, line_limit: int = 1001) -> tuple[body.Body, bytes]:
+def _read(chunks: list[bytes], *, size_limit: int | None = None, line_limit: int = 1001,
+          buffer_limit: int | None = None) -> tuple[body.Body, bytes]:
     """``body.read`` on a real StreamReader fed ``chunks`` as they would come off the network;
-    what it read, and what it left for the next command."""
+    what it read, and what it left for the next command. The reader buffers up to the line limit,
+    as the listener's does, unless ``buffer_limit`` says otherwise."""
 
     async def run() -> tuple[body.Body, bytes]:
-        reader = asyncio.StreamReader(limit=line_limit)
-        for chunk in chunks:
+        reader = asyncio.StreamReader(limit=buffer_limit or line_limit)
+        reading = asyncio.ensure_future(body.read(reader, size_limit=size_limit, line_limit=line_limit))
+        for chunk in chunks:  # one at a time, the reader taking what it can of each before the next
             reader.feed_data(chunk)
+            await asyncio.sleep(0)
         reader.feed_eof()
-        got = await body.read(reader, size_limit=size_limit, line_limit=line_limit)
-        return got, await reader.read()
+        return await reading, await reader.read()
 
     return asyncio.run(run())
 
@@ -55,6 +58,19 @@ def test_any_message_in_any_cut_arrives_as_sent(lines: list[bytes], cuts: list[i
     wire = _stuffed(lines) + b"QUIT\r\n"
     got, left = _read(_cut(wire, cuts))
     assert not got.too_big and not got.line_too_long
+    assert got.content == b"".join(line + b"\r\n" for line in lines)
+    assert left == b"QUIT\r\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(LINE | SPECIAL, max_size=30), cuts=st.lists(st.integers(min_value=0), max_size=8),
+       buffer_limit=st.integers(min_value=3, max_value=12))
+def test_a_reader_that_overruns_at_every_turn_loses_nothing(lines: list[bytes], cuts: list[int],
+                                                            buffer_limit: int) -> None:
+    """The same with a reader whose buffer limit is a few bytes, so that nearly every piece is
+    taken as an overrun and the lone dot often arrives split from the line end before it."""
+    wire = _stuffed(lines) + b"QUIT\r\n"
+    got, left = _read(_cut(wire, cuts), buffer_limit=buffer_limit)
     assert got.content == b"".join(line + b"\r\n" for line in lines)
     assert left == b"QUIT\r\n"
 
