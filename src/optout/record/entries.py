@@ -61,8 +61,7 @@ class Statuses:
 
     def __init__(self, conn: Connection, *, values: Sequence[str]) -> None:
         unique = sorted(set(values))
-        self.asked = [bulk.send_in(conn, sql.ENTRY_STATUSES, column="value", values=unique[start : start + 500])
-                      for start in range(0, len(unique), 500)]
+        self.asked = bulk.send_in(conn, sql.ENTRY_STATUSES, column="value", values=unique)
         self.values = set(unique)
 
     def answer(self) -> dict[str, str]:
@@ -165,10 +164,7 @@ def _count_new(conn: Connection, fresh: list[NewReport], newly: set[str]) -> Non
 
 def log(conn: Connection, values: list[str], *, action: str, actor: str | None, reason: str | None) -> None:
     """An event for each entry among ``values``."""
-    at = utcnow()
-    for start in range(0, len(values), 500):
-        bulk.send_in(conn, sql.EVENTS_FOR, column="value", values=values[start : start + 500],
-                     params=(action, actor, reason, at))
+    bulk.send_in(conn, sql.EVENTS_FOR, column="value", values=values, params=(action, actor, reason, utcnow()))
 
 
 def add_by_hand(conn: Connection, *, query: Query, reason: str, account_id: int | None, actor: str) -> bool:

@@ -85,21 +85,21 @@ def send(conn: Connection, sql: str, params: Sequence[Any]) -> Rows:
     return _postgresql(conn, marks(sql, "postgresql"), params)
 
 
-def send_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any], params: Sequence[Any] = ()) -> Rows:
-    """``sql WHERE column IN values`` (``params`` first, for marks before the WHERE): one mark per
-    value on SQLite, one array on PostgreSQL (so the text stays the same and is prepared once)."""
-    if conn.dialect.name == "sqlite":
-        return send(conn, f"{sql} WHERE {column} IN ({', '.join('?' * len(values))})", [*params, *values])
-    return send(conn, f"{sql} WHERE {column} = ANY(?)", [*params, list(values)])
+def send_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[Rows]:
+    """``sql WHERE column IN values`` (``params`` first, for marks before the WHERE), in chunks of
+    IN_CHUNK values, one statement each (none for no values): one mark per value on SQLite, one
+    array on PostgreSQL (so the text stays the same and is prepared once)."""
+    sent = []
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start : start + IN_CHUNK]
+        if conn.dialect.name == "sqlite":
+            sent.append(send(conn, f"{sql} WHERE {column} IN ({', '.join('?' * len(chunk))})", [*params, *chunk]))
+        else:
+            sent.append(send(conn, f"{sql} WHERE {column} = ANY(?)", [*params, list(chunk)]))
+    return sent
 
 
-def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """A query on the group-commit path as SQL text at the driver, written with ``?`` marks.
-
-    Building and caching a SQLAlchemy select (an expanding IN, especially) cost a group
-    commit more than SQLite took to answer it.
-    """
-    return send(conn, sql, params).all()
+IN_CHUNK = 500  # values per statement of send_in: well under SQLite's limit on marks
 
 
 def update_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
