@@ -126,7 +126,8 @@ class Store:
             self._apool = AsyncConnectionPool(
                 conninfo, min_size=min(4, self.cfg.http_db_connections), max_size=self.cfg.http_db_connections,
                 timeout=self.cfg.http_db_wait, open=False, check=None,
-                kwargs={"autocommit": True, "connect_timeout": max(1, int(self.cfg.db_timeout))})
+                kwargs={"autocommit": True, "connect_timeout": max(1, int(self.cfg.db_timeout)),
+                        "options": db.PLAN_EACH_TIME})
             await self._apool.open(wait=False)
         return self._apool
 
