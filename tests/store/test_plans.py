@@ -5,7 +5,6 @@ was small (nothing invalidates it where autovacuum is off or has not run yet).""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -58,19 +57,3 @@ def test_group_commit_reads_use_the_index_once_the_list_has_grown(database_url: 
         engine.dispose()
     assert index_scans >= 1 and read < LONG // 10, f"read {read} rows of entry by sequential scan"
 
-
-@pytest.mark.postgres
-@ON_POSTGRESQL
-def test_the_http_sides_lookups_are_planned_the_same_way(database_url: str) -> None:
-    """The HTTP side's lookups run on psycopg's own asynchronous pool, not on the engine above:
-    its connections are set up alike (the behaviour itself is proven on the engine above)."""
-    from optout.http.store import Store
-
-    async def ask() -> Any:
-        store = Store(load_settings())
-        try:
-            return await store.one("SELECT current_setting('plan_cache_mode')", ())
-        finally:
-            await store.aclose()
-
-    assert asyncio.run(ask())[0] == "force_custom_plan"
