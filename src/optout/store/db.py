@@ -93,8 +93,9 @@ def lookup_pool(settings: Settings, *, size: int) -> Engine:
 # life unless an ANALYZE invalidates it: a plan made while the list was small (a sequential scan
 # of `entry`) then read the whole table on every group commit or lookup, slower as the list
 # grew, wherever autovacuum is off or has not yet run (measured: a listener started on an empty
-# database fell from 1,270 to 570 notices/s over 30,000 notices). Planning these statements
-# costs microseconds.
+# database fell from 1,270 to 570 notices/s over 30,000 notices). Planning costs little beside
+# what these engines' statements do (a group commit, a batch of a bulk check); the HTTP side's
+# GET lookups, where it would not, keep their plans another way (``http/store.py``).
 PLAN_EACH_TIME = "-c plan_cache_mode=force_custom_plan"
 
 
