@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # GET lookups on PostgreSQL run as this many batches at a time at most; what arrives while
     # they run waits and goes in the next one (http/coalesce.py). About the cores the server has.
     http_db_batches: int = Field(2, gt=0)
+    # seconds a pooled lookup connection lives (PostgreSQL), and with it the plans PostgreSQL
+    # cached for its lookups: a plan made while the list was small is replaced within this
+    http_db_lifetime: float = Field(300.0, gt=0)
     # The changes feed serves a change only once it is this old, so that a transaction that
     # commits up to this long after its timestamp (a big import) is not skipped by a cursor.
     changes_settle: float = Field(60.0, ge=0)  # seconds

@@ -1,59 +1,91 @@
-"""On PostgreSQL a statement is planned for the list as it is now, not as it was when the
-connection first ran it: a listener started on an empty list slowed as the list grew, each group
-commit reading all of `entry`, because PostgreSQL kept the plan it had settled on while the table
-was small (nothing invalidates it where autovacuum is off or has not run yet)."""
+"""On PostgreSQL a lookup is planned for the list as it is, not as it was when its connection
+first ran it. After five runs of a prepared statement PostgreSQL may settle on a generic plan and
+keep it for the connection's life unless an ANALYZE invalidates it (none comes where autovacuum
+is off or has not run yet): the lookup's, made on an empty list, is a sequential scan, and stayed
+one after the list had grown to 200,000 entries."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, text
 
 from optout.config import load_settings
+from optout.consult import lookup
 from optout.record import entries
 from optout.store import bulk, db, models, sql
+from optout.store.reader import Reader
 
-LONG = 20_000
+LONG = 200_000  # a lookup joins a list of values to `entry`: the index wins once the list is long
 # PostgreSQL only: SQLite's planner takes the index from the schema, whatever the table's size
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+ASKED = [f"111-0000000-{n:07d}" for n in range(40)]
+LISTED = "222-0000000-0000007"
 
 
-def _orders(prefix: str, count: int) -> list[str]:
-    return [f"{prefix}-{n // 10_000_000:07d}-{n % 10_000_000:07d}" for n in range(count)]
-
-
-def _scans(conn: Connection) -> tuple[int, int]:
-    """(rows read by sequential scans, index scans) of `entry` in this transaction so far."""
-    found = conn.execute(text("SELECT seq_tup_read, idx_scan FROM pg_stat_xact_user_tables "
-                              "WHERE relname = 'entry'")).one()
-    return int(found[0] or 0), int(found[1] or 0)
-
-
-def _fill(conn: Connection, count: int) -> None:
+def _fill(count: int = LONG) -> None:
     now = models.utcnow()
-    rows: list[tuple[Any, ...]] = [("order", value, None, None, "amazon.com", "listed", now, now, 1, False, now)
-                                   for value in _orders("222", count)]
-    bulk.insert(conn, table="entry", columns=entries.ENTRY_COLUMNS, rows=rows, tail=sql.ENTRY_UPSERT)
+    rows: list[tuple[Any, ...]] = [("order", f"222-{n // 10_000_000:07d}-{n % 10_000_000:07d}", None, None,
+                                    "amazon.com", "listed", now, now, 1, False, now) for n in range(count)]
+    engine = db.writer(load_settings())
+    try:
+        with engine.begin() as conn:
+            bulk.insert(conn, table="entry", columns=entries.ENTRY_COLUMNS, rows=rows, tail=sql.ENTRY_UPSERT)
+    finally:
+        engine.dispose()
+
+
+def _grown_list_read_by_index(reader: Reader) -> None:
+    """Twelve lookups on the empty list (enough for a generic plan), then the list grows; the
+    next lookup on the same connection must find its entry through the index."""
+    for _ in range(12):
+        assert lookup.listed_values(reader, ASKED, cutoff=None) == set()
+    _fill()
+    reader.run("BEGIN")  # the reader commits each statement: one transaction, to count its reads
+    try:
+        assert lookup.listed_values(reader, [*ASKED, LISTED], cutoff=None) == {LISTED}
+        read, index_scans = (int(n or 0) for n in reader.run(
+            "SELECT seq_tup_read, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'entry'").fetchone())
+    finally:
+        reader.run("COMMIT")
+    # the insert's own index probes are in the count too (statistics not yet flushed): only the
+    # sequential reads tell the plan apart
+    assert index_scans >= 1 and read < LONG // 10, f"read {read} rows of entry by sequential scan"
 
 
 @pytest.mark.postgres
 @ON_POSTGRESQL
-def test_group_commit_reads_use_the_index_once_the_list_has_grown(database_url: str) -> None:
-    engine: Engine = db.group_writer(load_settings())
-    asked = _orders("111", 40)  # what a group commit of 20 notices asks about
+def test_a_long_check_plans_each_lookup_for_the_list_as_it_is(database_url: str) -> None:
+    """`optout check -` may read its input for days on one connection while the list grows."""
+    reader = db.reader(load_settings())
     try:
-        with engine.connect() as conn:
-            for _ in range(12):  # past psycopg's threshold for preparing, and PostgreSQL's five custom plans
-                with conn.begin():
-                    assert entries.Statuses(conn, values=asked).answer() == {}
-            with conn.begin():
-                _fill(conn, LONG)
-            with conn.begin():
-                assert entries.Statuses(conn, values=[*asked, "222-0000000-0000007"]).answer() == {
-                    "222-0000000-0000007": "listed"}
-                read, index_scans = _scans(conn)
+        _grown_list_read_by_index(reader)
     finally:
-        engine.dispose()
-    assert index_scans >= 1 and read < LONG // 10, f"read {read} rows of entry by sequential scan"
+        reader.close()
 
+
+@pytest.mark.postgres
+@ON_POSTGRESQL
+def test_the_http_sides_lookup_connections_are_replaced_within_their_lifetime(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET lookups keep PostgreSQL's cached plans (planning costs more than the lookup), so their
+    connections, and the plans with them, are replaced every `http_db_lifetime` seconds."""
+    from optout.http.store import Store
+
+    monkeypatch.setenv("OPTOUT_HTTP_DB_CONNECTIONS", "1")
+    monkeypatch.setenv("OPTOUT_HTTP_DB_LIFETIME", "0.5")
+
+    async def backends() -> set[int]:
+        store = Store(load_settings())
+        seen: set[int] = set()
+        try:
+            deadline = asyncio.get_running_loop().time() + 15
+            while len(seen) < 2 and asyncio.get_running_loop().time() < deadline:
+                seen.add((await store.one("SELECT pg_backend_pid()", ()))[0])
+                await asyncio.sleep(0.02)  # a look every few milliseconds until a second backend answers
+        finally:
+            await store.aclose()
+        return seen
+
+    assert len(asyncio.run(backends())) >= 2, "the lookup connection was never replaced"

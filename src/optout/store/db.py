@@ -88,17 +88,6 @@ def lookup_pool(settings: Settings, *, size: int) -> Engine:
     return _engine(settings, check_schema=False, write=False, durable=True, pool=size, lookups=True)
 
 
-# Every execution of a prepared statement planned for the tables as they are now. Otherwise
-# PostgreSQL settles on a generic plan after five executions and keeps it for the connection's
-# life unless an ANALYZE invalidates it: a plan made while the list was small (a sequential scan
-# of `entry`) then read the whole table on every group commit or lookup, slower as the list
-# grew, wherever autovacuum is off or has not yet run (measured: a listener started on an empty
-# database fell from 1,270 to 570 notices/s over 30,000 notices). Planning costs little beside
-# what these engines' statements do (a group commit, a batch of a bulk check); the HTTP side's
-# GET lookups, where it would not, keep their plans another way (``http/store.py``).
-PLAN_EACH_TIME = "-c plan_cache_mode=force_custom_plan"
-
-
 def _engine(settings: Settings, *, check_schema: bool, write: bool, durable: bool, pool: int = 5,
             lookups: bool = False, ping: bool = True) -> Engine:
     """An engine for the configured database, its schema created (SQLite) or checked.
@@ -143,7 +132,7 @@ def _engine(settings: Settings, *, check_schema: bool, write: bool, durable: boo
             **({"isolation_level": "AUTOCOMMIT"} if lookups else {}),
             # lock_timeout: a write stuck behind a lock fails soon, so SMTP can answer 451
             connect_args={"connect_timeout": timeout,
-                          "options": f"-c lock_timeout={int(settings.db_timeout * 1000)} {PLAN_EACH_TIME}"},
+                          "options": f"-c lock_timeout={int(settings.db_timeout * 1000)}"},
         )
     if check_schema:
         try:
@@ -260,6 +249,14 @@ def cannot_connect(url: str, exc: Exception) -> OptoutError:
     return OptoutError(f"cannot use database {redact(url)}: {first_line(exc, 300)}")
 
 
+# Every execution of a prepared statement planned for the tables as they are now. Otherwise
+# PostgreSQL may settle on a generic plan after five runs and keep it for the connection's life
+# unless an ANALYZE invalidates it (none comes where autovacuum is off or has not run yet): the
+# lookup's generic plan made on an empty list is a sequential scan, and a long `optout check -`
+# kept reading the whole list with it as the list grew (tests/store/test_plans.py).
+PLAN_EACH_TIME = "-c plan_cache_mode=force_custom_plan"
+
+
 def reader(settings: Settings) -> Reader:
     """A read-only DB-API connection and its dialect, schema checked."""
     from optout.store.reader import Reader
@@ -271,7 +268,8 @@ def reader(settings: Settings) -> Reader:
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
     try:
-        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(settings.db_timeout)))
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(settings.db_timeout)),
+                               options=PLAN_EACH_TIME)
     except psycopg.Error as exc:
         raise cannot_connect(url, exc) from None
     _check_revision(conn)
