@@ -7,6 +7,8 @@ one after the list had grown to 200,000 entries."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,12 +38,12 @@ def _fill(count: int = LONG) -> None:
         engine.dispose()
 
 
-def _grown_list_read_by_index(reader: Reader) -> None:
+def _grown_list_read_by_index(reader: Reader, grow: Callable[[], None] = _fill) -> None:
     """Twelve lookups on the empty list (enough for a generic plan), then the list grows; the
     next lookup on the same connection must find its entry through the index."""
     for _ in range(12):
         assert lookup.listed_values(reader, ASKED, cutoff=None) == set()
-    _fill()
+    grow()
     reader.run("BEGIN")  # the reader commits each statement: one transaction, to count its reads
     try:
         assert lookup.listed_values(reader, [*ASKED, LISTED], cutoff=None) == {LISTED}
@@ -89,3 +91,24 @@ def test_the_http_sides_lookup_connections_are_replaced_within_their_lifetime(
         return seen
 
     assert len(asyncio.run(backends())) >= 2, "the lookup connection was never replaced"
+
+
+@pytest.mark.postgres
+@ON_POSTGRESQL
+def test_an_import_makes_every_connection_plan_for_the_grown_list(database_url: str, cli: Any, tmp_path: Path) -> None:
+    """A connection that keeps its plans (as the HTTP side's GET pool does) drops them when
+    `optout import` has analysed the list it grew: its next lookup uses the index."""
+    import psycopg
+
+    source = tmp_path / "list.txt"
+    source.write_text("".join(f"222-{n // 10_000_000:07d}-{n % 10_000_000:07d}\n" for n in range(LONG)))
+
+    def grow() -> None:
+        done = cli("import", str(source), "--quiet")
+        assert done.exit_code == 0, done.output
+
+    kept = psycopg.connect(database_url, autocommit=True)  # no plan_cache_mode: plans are kept
+    try:
+        _grown_list_read_by_index(Reader(kept, "postgresql"), grow)
+    finally:
+        kept.close()

@@ -72,7 +72,13 @@ def run(
     one act, and per-row evidence would cost more than the entries themselves.
     """
     with eng.begin() as conn:
-        return _run(conn, stream, fmt=fmt, column=column, reason=reason, source=source, on_batch=on_batch)
+        result = _run(conn, stream, fmt=fmt, column=column, reason=reason, source=source, on_batch=on_batch)
+    if result.listed and eng.dialect.name == "postgresql":
+        # Where autovacuum is off or has not come yet, PostgreSQL would go on planning for the
+        # list as it was before: a lookup planned on a small list reads the whole table.
+        with eng.begin() as conn:
+            conn.exec_driver_sql(sql.ANALYZE_ENTRY)
+    return result
 
 
 def _run(conn: Connection, stream: TextIO, *, fmt: str, column: str | None, reason: str, source: str,

@@ -118,6 +118,9 @@ CONFIRMATION_ONCE = "ON CONFLICT (account_id, code) DO NOTHING"
 ACCOUNT_DAY_ADD = ("ON CONFLICT (account_id, day) DO UPDATE SET "
                    "new_entries = accountday.new_entries + excluded.new_entries")
 LISTED_TODAY = "SELECT new_entries FROM accountday WHERE account_id = ? AND day = ?"
+# PostgreSQL, after a bulk import: statistics for the list as it now is, which also makes every
+# connection drop the plans it cached for a smaller one
+ANALYZE_ENTRY = "ANALYZE entry"
 ENTRY_STATUSES = "SELECT value, status FROM entry"  # + WHERE value IN …, see bulk.send_in
 # an event for each entry whose value is in a list (+ WHERE value IN …)
 EVENTS_FOR = "INSERT INTO event (entry_id, action, actor, reason, at) SELECT id, ?, ?, ?, ? FROM entry"
