@@ -252,9 +252,6 @@ def _store(conn: Connection, items: Sequence[Item], verdicts: list[tuple[Outcome
                      storable(inbound.rcpt), storable(inbound.peer), now, result.kind, str(outcome), reason, result.order_id,
                      item.dkim[0], item.dkim[1], _route(inbound, result), result.marketplace, result.wording,
                      _group(result)))
-    # in the order of the unique key, as the entries are: two listeners storing the same messages
-    # at once then wait for each other in one order instead of deadlocking (seen: a 451)
-    rows.sort(key=lambda row: (row[0], row[1]))
     ids: list[int | None] = [None] * len(items)
     inserted = bulk.insert(conn, table="message", columns=MESSAGE_COLUMNS, rows=rows,
                            tail=sql.MESSAGE_ONCE, returning="id, account_id, sha256")
