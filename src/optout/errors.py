@@ -21,6 +21,13 @@ def is_database_error(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in ("sqlalchemy", "sqlite3", "psycopg", "psycopg_pool")
 
 
+def is_conflict(exc: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back to break a deadlock or a serialization failure
+    between writers (SQLSTATE class 40): the same transaction, tried again, goes through."""
+    sqlstate = getattr(getattr(exc, "orig", None) or exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("40")
+
+
 def is_outage(exc: BaseException) -> bool:
     """The database cannot answer now: unreachable, restarting, locked, out of space, a broken
     connection, no connection free in time. A retry can mend it (SMTP 451, HTTP 503). Bad data

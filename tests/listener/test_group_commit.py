@@ -6,7 +6,9 @@ updated. Both paths are here."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy import text
 import mail
 from optout.listener.protocol import Delivery
 from optout.listener.worker import Worker
+from waiting import until
 
 
 @pytest.fixture
@@ -74,3 +77,32 @@ def test_each_outcome_is_answered_and_kept(cli, worker) -> None:
     assert _rows(worker) == kept
     stats = json.loads(cli("stats", "--json").stdout)
     assert stats["entries_listed"] == 3 and stats["held_by_volume_guard"] == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_group_that_deadlocks_with_another_writer_is_tried_again(worker, database_url) -> None:
+    """Another listener's transaction holds the second message of this group and then asks for
+    the first: PostgreSQL breaks the deadlock by rolling this group back. It is tried again, so
+    its messages get their 250 rather than a 451."""
+    import psycopg
+
+    account_id = _account_id(worker, "acme")
+    first, second = _notice("302-0000000-0000001", "f"), _notice("302-0000000-0000002", "g")
+    group = [(n, worker.recognise(Delivery(raw, "seller-notification@amazon.com", "127.0.0.1",
+                                            (("x@ingest.example.net", account_id),))))
+             for n, raw in enumerate((first, second))]
+    claim = ("INSERT INTO message (account_id, sha256, size, source, received_at, kind, outcome) "
+             "VALUES (%s, %s, 0, 'smtp', now(), 'other', 'quarantined')")
+    with psycopg.connect(database_url) as rival, ThreadPoolExecutor(max_workers=1) as pool:
+        rival.execute("SET deadlock_timeout = '60s'")  # the group's own check (1 s) finds the cycle
+        rival.execute(claim, (account_id, hashlib.sha256(second).hexdigest()))
+        replies = pool.submit(worker.commit, group)
+        until(lambda: rival.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND wait_event_type = 'Lock'").fetchone() == (1,),
+              what="the group to wait for the rival's row")
+        rival.execute(claim, (account_id, hashlib.sha256(first).hexdigest()))  # the cycle
+        rival.rollback()
+        answered = replies.result(timeout=30)
+    assert [reply.error for reply in answered] == [None, None]
+    assert [reply.outcomes[0].outcome for reply in answered] == ["listed", "listed"]
+    assert [outcome for outcome, _ in _rows(worker)] == ["listed", "listed"]

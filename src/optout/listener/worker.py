@@ -216,11 +216,15 @@ class Worker:
                 for index, (i, a) in enumerate(zip(items, done)))))
         return replies
 
-    def _apply(self, items: list[ingest.Item], *, again: bool = True) -> list[ingest.Applied]:
+    def _apply(self, items: list[ingest.Item], *, tries: int = 3) -> list[ingest.Applied]:
         """``items`` applied in one transaction, whose statements and commit go out together
-        (``bulk.pipeline``). ``again``: once more on a new connection if the one the pool gave
-        had died (it does not ping at checkout). Safe even if the first commit did land: the
-        second finds each message there already and calls it a duplicate."""
+        (``bulk.pipeline``). Tried again on a new connection if the one the pool gave had died (it
+        does not ping at checkout): safe even if the first commit did land, as the second finds
+        each message there already and calls it a duplicate. Tried again as it was if PostgreSQL
+        rolled it back to break a deadlock: another listener's group can hold the same messages'
+        keys, locked in the other order (a group's messages go in in arrival order, which their
+        IDs keep)."""
+        from optout.errors import is_conflict
         from optout.record import ingest
         from optout.store import bulk
 
@@ -228,13 +232,14 @@ class Worker:
             try:
                 with bulk.pipeline(conn), conn.begin():  # the commit inside: it goes with the last writes
                     return ingest.apply_many(conn, items=items, policy=self.policy)
-            except Exception:
-                if not bulk.lost(conn):
+            except Exception as exc:
+                if bulk.lost(conn):
+                    conn.invalidate()
+                elif not is_conflict(exc):
                     raise
-                conn.invalidate()
-                if not again:
+                if tries <= 1:
                     raise
-        return self._apply(items, again=False)
+        return self._apply(items, tries=tries - 1)
 
     def record_refusals(self, request_id: int, refusals: Refusals) -> Reply:
         """Add the listener's refused-recipient counts (day, client, refused, blocked) to the table."""
