@@ -88,14 +88,15 @@ def send(conn: Connection, sql: str, params: Sequence[Any]) -> Rows:
 def send_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[Rows]:
     """``sql WHERE column IN values`` (``params`` first, for marks before the WHERE), in chunks of
     IN_CHUNK values, one statement each (none for no values): one mark per value on SQLite, one
-    array on PostgreSQL (so the text stays the same and is prepared once)."""
+    array on PostgreSQL, planned anew each time (see ``_postgresql``)."""
     sent = []
     for start in range(0, len(values), IN_CHUNK):
         chunk = values[start : start + IN_CHUNK]
         if conn.dialect.name == "sqlite":
             sent.append(send(conn, f"{sql} WHERE {column} IN ({', '.join('?' * len(chunk))})", [*params, *chunk]))
         else:
-            sent.append(send(conn, f"{sql} WHERE {column} = ANY(?)", [*params, list(chunk)]))
+            sent.append(_postgresql(conn, marks(f"{sql} WHERE {column} = ANY(?)", "postgresql"), [*params, list(chunk)],
+                                    prepare=False))
     return sent
 
 
@@ -115,9 +116,15 @@ def _sqlite(conn: Connection, sql: str, params: Sequence[Any]) -> Rows:
     return Rows([tuple(row) for row in result.fetchall()] if result.returns_rows else [])
 
 
-def _postgresql(conn: Connection, sql: str, params: Sequence[Any]) -> Rows:
+def _postgresql(conn: Connection, sql: str, params: Sequence[Any], *, prepare: bool | None = None) -> Rows:
+    """``prepare=False`` for a statement whose best plan depends on how large a table is now:
+    psycopg prepares a statement run five times, and PostgreSQL may then settle on one generic
+    plan and keep it for the connection's life unless an ANALYZE comes. For a list of values
+    looked up in ``entry``, the generic plan made while the list was small is a sequential scan,
+    and the listener's worker went on reading the whole list once per group commit as it grew.
+    An unprepared statement is planned for its values and the table each time (tens of µs)."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    cursor.execute(sql, tuple(params))
+    cursor.execute(sql, tuple(params), prepare=prepare)
     return Rows(cursor)
 
 
