@@ -61,11 +61,14 @@ class Statuses:
 
     def __init__(self, conn: Connection, *, values: Sequence[str]) -> None:
         unique = sorted(set(values))
-        self.asked = bulk.send_in(conn, sql.ENTRY_STATUSES, column="value", values=unique)
+        if conn.dialect.name == "postgresql":
+            self.asked = [bulk.send(conn, sql.ENTRY_STATUSES_EACH, [unique], prepare=False)] if unique else []
+        else:
+            self.asked = bulk.send_in(conn, sql.ENTRY_STATUSES, column="value", values=unique)
         self.values = set(unique)
 
     def answer(self) -> dict[str, str]:
-        return {value: status for rows in self.asked for value, status in rows.all()}
+        return {value: status for rows in self.asked for value, status in rows.all() if status is not None}
 
 
 def record(conn: Connection, *, reports: Sequence[NewReport], actor: str | None = None,

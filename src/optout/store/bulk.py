@@ -78,11 +78,12 @@ def lost(conn: Connection) -> bool:
     return conn.invalidated or bool(conn.connection.driver_connection.closed)  # type: ignore[union-attr]
 
 
-def send(conn: Connection, sql: str, params: Sequence[Any]) -> Rows:
-    """Run ``sql`` (written with ``?`` marks); its rows when asked (see ``Rows``)."""
+def send(conn: Connection, sql: str, params: Sequence[Any], *, prepare: bool | None = None) -> Rows:
+    """Run ``sql`` (written with ``?`` marks); its rows when asked (see ``Rows``). ``prepare``:
+    see ``_postgresql``."""
     if conn.dialect.name == "sqlite":
         return _sqlite(conn, sql, _adapt(params))
-    return _postgresql(conn, marks(sql, "postgresql"), params)
+    return _postgresql(conn, marks(sql, "postgresql"), params, prepare=prepare)
 
 
 def send_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[Rows]:
@@ -95,8 +96,7 @@ def send_in(conn: Connection, sql: str, *, column: str, values: Sequence[Any], p
         if conn.dialect.name == "sqlite":
             sent.append(send(conn, f"{sql} WHERE {column} IN ({', '.join('?' * len(chunk))})", [*params, *chunk]))
         else:
-            sent.append(_postgresql(conn, marks(f"{sql} WHERE {column} = ANY(?)", "postgresql"), [*params, list(chunk)],
-                                    prepare=False))
+            sent.append(send(conn, f"{sql} WHERE {column} = ANY(?)", [*params, list(chunk)], prepare=False))
     return sent
 
 
