@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,31 +83,12 @@ def run(
 
 def _run(conn: Connection, stream: TextIO, *, fmt: str, column: str | None, reason: str, source: str,
          on_batch: Callable[[int], None]) -> ImportResult:
-    """Read and check the file in this thread while the previous batch is written in another:
-    the database driver lets go of Python's lock while the database works, so reading the next
-    batch costs no time (on PostgreSQL the server's work was 2/3 of an import, the reading 1/3).
-    One batch is written at a time, on this one connection."""
     result = ImportResult()
     now = utcnow()
     run_id = conn.execute(IMPORT_RUN.insert().values(at=now, source=source, reason=reason, rows=0)
                           .returning(IMPORT_RUN.c.id)).scalar_one()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
-        writing: Future[tuple[int, int]] | None = None
-        for batch in _batches(values(stream, fmt=fmt, column=column), result):
-            if writing is not None:
-                _count(writing, result, on_batch)
-            writing = writer.submit(_flush, conn, batch, run_id, now)
-        if writing is not None:
-            _count(writing, result, on_batch)
-    conn.execute(IMPORT_RUN.update().where(IMPORT_RUN.c.id == run_id).values(rows=result.listed))
-    return result
-
-
-def _batches(lines: Iterator[tuple[int, str]], result: ImportResult) -> Iterator[dict[str, str]]:
-    """The file's identifiers in batches of up to BATCH, each value -> kind (the first
-    occurrence wins); unreadable lines and repeats are counted in ``result``."""
-    batch: dict[str, str] = {}
-    for number, raw in lines:
+    batch: dict[str, str] = {}  # value -> kind, first occurrence wins
+    for number, raw in values(stream, fmt=fmt, column=column):
         result.read += 1
         try:
             query = parse_query(raw)
@@ -120,27 +100,23 @@ def _batches(lines: Iterator[tuple[int, str]], result: ImportResult) -> Iterator
             continue
         batch[query.value] = query.kind
         if len(batch) >= BATCH:
-            yield batch
+            _flush(conn, batch, run_id, now, result)
+            on_batch(len(batch))
             batch = {}
     if batch:
-        yield batch
-
-
-def _count(writing: Future[tuple[int, int]], result: ImportResult, on_batch: Callable[[int], None]) -> None:
-    """Wait for a batch's write (its error is raised here) and count what it did."""
-    listed, already = writing.result()
-    result.listed += listed
-    result.already += already
-    on_batch(listed + already)
+        _flush(conn, batch, run_id, now, result)
+        on_batch(len(batch))
+    conn.execute(IMPORT_RUN.update().where(IMPORT_RUN.c.id == run_id).values(rows=result.listed))
+    return result
 
 
 COLUMNS = (*ENTRY_COLUMNS, "imported_by")
 
 
-def _flush(conn: Connection, batch: dict[str, str], run_id: int, now: datetime) -> tuple[int, int]:
-    """Write one batch: (entries it listed or now also supports, identifiers already there)."""
+def _flush(conn: Connection, batch: dict[str, str], run_id: int, now: datetime, result: ImportResult) -> None:
     rows = [(kind, value, value if kind == "email" else None, None, marketplace_of(value), "listed",
              now, now, 1, False, now, run_id) for value, kind in sorted(batch.items())]
-    with bulk.pipeline(conn):
+    with bulk.pipeline(conn):  # PostgreSQL: its statements go out without waiting for each other
         changed = bulk.insert(conn, table="entry", columns=COLUMNS, rows=rows, tail=sql.IMPORT_UPSERT, returning="value")
-    return len(changed), len(rows) - len(changed)
+    result.listed += len(changed)
+    result.already += len(rows) - len(changed)
