@@ -140,13 +140,16 @@ def _unnest(dialect: Any, table: str, columns: tuple[str, ...], end: str) -> str
 
     The statement text is the same whatever the number of rows, so psycopg parses it once and
     the server prepares it; a ``VALUES`` list of hundreds of placeholders was split anew by
-    psycopg on every call, which cost more than the server's work.
+    psycopg on every call, which cost more than the server's work. One ``unnest`` per array in
+    the select list: PostgreSQL steps through the arrays together, row by row, where
+    ``FROM unnest(a, b, …)`` first collects every row in a tuplestore (4 % of the server's CPU in an
+    import of 1M identifiers: 17.4–17.6 s against 18.1–18.4 s).
     """
     from optout.store.models import SQLModel
 
     types = [SQLModel.metadata.tables[table].c[c].type.compile(dialect=dialect) for c in columns]
-    arrays = ", ".join(f"%b::{t}[]" for t in types)  # %b: sent in binary, no text escaping
-    return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    arrays = ", ".join(f"unnest(%b::{t}[])" for t in types)  # %b: sent in binary, no text escaping
+    return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {arrays}"
             + end.replace("%", "%%"))  # psycopg reads a bare % as a placeholder
 
 
