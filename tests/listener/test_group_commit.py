@@ -34,12 +34,16 @@ def _account_id(worker: Worker, slug: str) -> int:
         return conn.execute(text("SELECT id FROM account WHERE slug = :slug"), {"slug": slug}).scalar_one()
 
 
+def _group(worker: Worker, account_id: int, *raws: bytes) -> list[tuple[int, list]]:
+    """``raws`` for one account, recognised as the worker does on arrival: a group to commit."""
+    return [(n, worker.recognise(Delivery(raw, "seller-notification@amazon.com", "127.0.0.1",
+                                           (("x@ingest.example.net", account_id),))))
+            for n, raw in enumerate(raws)]
+
+
 def _commit(worker: Worker, account_id: int, *raws: bytes) -> list[tuple[str, str | None]]:
     """One group of ``raws`` for one account: (outcome, reason) of each, as the worker answers."""
-    group = [(n, worker.recognise(Delivery(raw, "seller-notification@amazon.com", "127.0.0.1",
-                                            (("x@ingest.example.net", account_id),))))
-             for n, raw in enumerate(raws)]
-    replies = worker.commit(group)
+    replies = worker.commit(_group(worker, account_id, *raws))
     assert all(reply.error is None for reply in replies), replies
     return [(reply.outcomes[0].outcome, reply.outcomes[0].reason) for reply in replies]
 
@@ -79,6 +83,7 @@ def test_each_outcome_is_answered_and_kept(cli, worker) -> None:
     assert stats["entries_listed"] == 3 and stats["held_by_volume_guard"] == 1
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_group_that_deadlocks_with_another_writer_is_tried_again(worker, database_url) -> None:
     """Another listener's transaction holds the second message of this group and then asks for
@@ -88,9 +93,7 @@ def test_a_group_that_deadlocks_with_another_writer_is_tried_again(worker, datab
 
     account_id = _account_id(worker, "acme")
     first, second = _notice("302-0000000-0000001", "f"), _notice("302-0000000-0000002", "g")
-    group = [(n, worker.recognise(Delivery(raw, "seller-notification@amazon.com", "127.0.0.1",
-                                            (("x@ingest.example.net", account_id),))))
-             for n, raw in enumerate((first, second))]
+    group = _group(worker, account_id, first, second)
     claim = ("INSERT INTO message (account_id, sha256, size, source, received_at, kind, outcome) "
              "VALUES (%s, %s, 0, 'smtp', now(), 'other', 'quarantined')")
     with psycopg.connect(database_url) as rival, ThreadPoolExecutor(max_workers=1) as pool:

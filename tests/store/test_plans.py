@@ -128,8 +128,6 @@ def test_the_listeners_group_commit_reads_the_grown_list_by_index(database_url: 
     group's values, asked once per group commit, are looked up for the list as it is. (Its plan
     made on the empty list read the whole list once per group: 600 notices/s from 1,200 within
     25,000 notices.)"""
-    from optout.record import entries
-
     engine = db.group_writer(load_settings())
     try:
         with engine.connect() as conn:
