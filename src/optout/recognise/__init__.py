@@ -12,14 +12,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
-from optout.recognise import forwards, mime, notice
+from optout.recognise import forwards, lists, mime, notice
 from optout.recognise.result import CONFIRMATION, NOTICE, Result, other
 
 __all__ = ["Result", "parse", "possible_notice"]
 
 MAX_BYTES = 64 * 1024 * 1024
-_AUTO_FORWARD_HEADERS = frozenset({"x-forwarded-to", "x-forwarded-for", "resent-from",
+_AUTO_FORWARD_HEADERS = frozenset({"x-forwarded-to", "x-forwarded-for", "resent-from", "resent-sender",
+                                   "x-sieve-redirected-from", "x-ms-exchange-inbox-rules-loop",
                                    "x-ms-exchange-organization-autoforwarded"})
+# Who passed a message on, as forwarding rules and server-side redirects (Gmail, Resent-* of
+# procmail and mutt's bounce, Sieve's redirect, Exchange's inbox rules) name it, first found first
+_FORWARDER_HEADERS = ("X-Forwarded-For", "Resent-From", "Resent-Sender", "X-Sieve-Redirected-From",
+                      "X-MS-Exchange-Inbox-Rules-Loop")
+_SELLER_SIDE_HEADERS = ("From", "To", "Cc", "Reply-To", "Sender", "Delivered-To", "X-Forwarded-For",
+                        "X-Forwarded-To", "Resent-From", "Resent-To", "X-Original-To")
 _OUTLOOK_RULE_HEADERS = frozenset({"x-ms-exchange-inbox-rules-loop", "x-ms-exchange-organization-autoforwarded"})
 # What Outlook (desktop, web, mobile) writes into a message a person sends or forwards
 _OUTLOOK_CLIENT_HEADERS = frozenset({"thread-index", "x-ms-has-attach", "x-ms-tnef-correlator",
@@ -52,7 +59,9 @@ class Layer:
     text: str
     signed: bytes | Message | None  # what DKIM can verify for this layer (serialised lazily)
     sender_name: str | None = None  # a forward that names its sender without an address
-    evidence: bool = False  # no parse named the sender: the nearest address above the wording stands for it
+    evidence: bool = False  # no parse named the sender: the nearest header block above the wording names it
+    part: str = "message"  # where in the mail: message, attachment 2, inline 3, text file 1, html 1
+    seller_side: frozenset[str] = frozenset()  # for evidence: the forwarding mail's own addresses
 
 
 def parse(raw: bytes) -> Result:
@@ -101,46 +110,93 @@ def _parse(raw: bytes) -> Result:
     confirmation = _confirmation(msg, sender, subject)
     if confirmation:
         return confirmation
-    how, forwarded_by = _delivery(msg, sender)
-    mailing = _mailing(msg)
-    failures, layers = [], []
-    for layer in _layers(msg, raw, how, sender, subject):
-        layers.append(layer)
-        verdict = (notice.judge_by_evidence(layer.subject, layer.text) if layer.evidence else
-                   notice.judge(layer.sender, layer.subject, layer.text, sender_name=layer.sender_name))
-        if verdict.ok and mailing and layer.how in ("direct", "auto-forward"):
-            verdict = notice.Verdict(False, f"a mailing ({mailing}) quoting the notice's wording, not a notice "
-                                            "about one order", wording=True)
-        if verdict.ok:
-            return Result(
-                kind=NOTICE, reason=verdict.reason, order_id=verdict.order_id,
-                buyer_email=verdict.buyer_email, marketplace=verdict.marketplace,
-                language=verdict.language, how=layer.how,
-                forwarded_by=forwarded_by if layer.how != "direct" else None,
-                signed_bytes=mime.as_bytes(layer.signed) if isinstance(layer.signed, Message)
-                else layer.signed,
-                sender=layer.sender or verdict.sender, route=_route(msg, how),
-                wording=f"taught:{verdict.taught}" if verdict.taught else f"builtin:{verdict.language}",
-            )
-        if not layer.evidence:
-            failures.append(verdict)
-        elif not failures or not any(v.wording for v in failures):
-            failures.append(verdict)  # a parse's own refusal says more than the evidence's
-    # the innermost layer that had the wording says best why it was refused
-    best = next((v for v in reversed(failures) if v.wording), None)
-    if best is None:
-        possible = next((layer for layer in layers if not layer.evidence and notice.possible_unknown_language(
-            layer.sender, layer.subject, layer.text)), None)
-        if possible is not None:
-            result = other(notice.UNKNOWN_LANGUAGE, forwarded_by=forwarded_by, route=_route(msg, how))
-            result.group, result.marketplace = notice.group_of(possible.text), notice.amazon_domain(possible.sender)
-            return result
-        lookalike = next((t for layer in layers if (t := notice.taught_lookalike(notice.flat(layer.text)))), None)
-        if lookalike is not None:
-            return other(f"a look-alike the operator taught (wording {lookalike.id}): not an opt-out notice",
-                         forwarded_by=forwarded_by, route=_route(msg, how))
-    best = best or (failures[0] if failures else None)
-    return other(best.reason if best else "no text to examine", forwarded_by=forwarded_by, route=_route(msg, how))
+    redistributed = lists.origin(msg, sender)
+    if redistributed is not None:
+        sender = redistributed.author
+    how, forwarded_by = _delivery(msg, sender, redistributed)
+    mailing = None if redistributed is not None else _mailing(msg)
+    found = _Found(forwarded_by, _route(msg, how, redistributed))
+    seller_side = _seller_side(msg)
+    for layer in _layers(msg, raw, how, sender, subject, seller_side):
+        found.judge(layer, mailing)
+    if not found.notices and _names_nobody(found, seller_side) and (html := mime.html_text(msg)):
+        for layer in _text_layers(html, subject, seller_side, how="inline-forward", part="html"):
+            found.judge(layer, mailing)
+    return found.result()
+
+
+def _names_nobody(found: _Found, seller_side: frozenset[str]) -> bool:
+    """Does the text read so far name nobody but the seller's side? Then the HTML alternative is
+    read too: Outlook can write the forwarded header block into its HTML part alone. (Where the
+    plain text names a sender, the HTML part cannot overrule it.)"""
+    text = found.layers[0].text if found.layers else ""
+    return "@" not in text or set(mime.addresses(text)) <= seller_side
+
+
+class _Found:
+    """What the layers of one mail were judged to be: its notices, one per order, and why the
+    layers that were not notices were refused."""
+
+    def __init__(self, forwarded_by: str | None, route: str) -> None:
+        self.forwarded_by, self.route = forwarded_by, route
+        self.notices: list[Result] = []
+        self.failures: list[notice.Verdict] = []
+        self.layers: list[Layer] = []
+
+    def judge(self, layer: Layer, mailing: str | None) -> None:
+        self.layers.append(layer)
+        verdicts = (notice.judge_by_evidence(layer.subject, layer.text, seller_side=layer.seller_side)
+                    if layer.evidence else
+                    [notice.judge(layer.sender, layer.subject, layer.text, sender_name=layer.sender_name)])
+        for index, verdict in enumerate(verdicts, 1):
+            if verdict.ok and mailing and layer.how in ("direct", "auto-forward"):
+                verdict = notice.Verdict(False, f"a mailing ({mailing}) quoting the notice's wording, not a notice "
+                                                "about one order", wording=True)
+            if verdict.ok:
+                self._add(verdict, layer, f"{layer.part} {index}" if len(verdicts) > 1 else layer.part)
+            elif not layer.evidence or not any(v.wording for v in self.failures):
+                self.failures.append(verdict)  # a parse's own refusal says more than the evidence's
+
+    def _add(self, verdict: notice.Verdict, layer: Layer, part: str) -> None:
+        """A notice, unless one about the same order was found already (the same notice seen
+        through two layers: an attached original and its inline copy, a parse and the evidence)."""
+        same = next((n for n in self.notices if n.order_id == verdict.order_id), None)
+        if same is not None:
+            same.buyer_email = same.buyer_email or verdict.buyer_email
+            return
+        self.notices.append(Result(
+            kind=NOTICE, reason=verdict.reason, order_id=verdict.order_id, buyer_email=verdict.buyer_email,
+            marketplace=verdict.marketplace, language=verdict.language, how=layer.how,
+            forwarded_by=self.forwarded_by if layer.how != "direct" else None,
+            signed_bytes=mime.as_bytes(layer.signed) if isinstance(layer.signed, Message) else layer.signed,
+            sender=layer.sender or verdict.sender, route=self.route,
+            wording=f"taught:{verdict.taught}" if verdict.taught else f"builtin:{verdict.language}", part=part,
+        ))
+
+    def result(self) -> Result:
+        if self.notices:
+            first, *more = self.notices
+            first.more = more
+            return first
+        return self._refusal()
+
+    def _refusal(self) -> Result:
+        """Why nothing here is a notice: the innermost layer that had the wording says it best."""
+        best = next((v for v in reversed(self.failures) if v.wording), None)
+        if best is None:
+            possible = next((layer for layer in self.layers if not layer.evidence and notice.possible_unknown_language(
+                layer.sender, layer.subject, layer.text)), None)
+            if possible is not None:
+                result = other(notice.UNKNOWN_LANGUAGE, forwarded_by=self.forwarded_by, route=self.route)
+                result.group, result.marketplace = notice.group_of(possible.text), notice.amazon_domain(possible.sender)
+                return result
+            lookalike = next((t for layer in self.layers if (t := notice.taught_lookalike(notice.flat(layer.text)))),
+                             None)
+            if lookalike is not None:
+                return other(f"a look-alike the operator taught (wording {lookalike.id}): not an opt-out notice",
+                             forwarded_by=self.forwarded_by, route=self.route)
+        best = best or (self.failures[0] if self.failures else None)
+        return other(best.reason if best else "no text to examine", forwarded_by=self.forwarded_by, route=self.route)
 
 
 def possible_notice(raw: bytes) -> Layer | None:
@@ -149,20 +205,27 @@ def possible_notice(raw: bytes) -> Layer | None:
     try:
         msg = mime.load(raw)
         sender, subject = mime.address(mime.header(msg, "From")), mime.header(msg, "Subject")
-        how, _ = _delivery(msg, sender)
-        return next((layer for layer in _layers(msg, raw, how, sender, subject) if not layer.evidence
-                     and notice.possible_unknown_language(layer.sender, layer.subject, layer.text)), None)
+        redistributed = lists.origin(msg, sender)
+        if redistributed is not None:
+            sender = redistributed.author
+        how, _ = _delivery(msg, sender, redistributed)
+        return next((layer for layer in _layers(msg, raw, how, sender, subject, _seller_side(msg))
+                     if not layer.evidence and notice.possible_unknown_language(layer.sender, layer.subject, layer.text)),
+                    None)
     except Exception:  # as parse: a message beyond the parser has no wording to learn
         return None
 
 
-def _delivery(msg: Message, sender: str | None) -> tuple[str, str | None]:
-    """How the message came (before looking inside it) and which seller address forwarded it."""
+def _delivery(msg: Message, sender: str | None, redistributed: lists.Origin | None) -> tuple[str, str | None]:
+    """How the message came (before looking inside it) and which seller address passed it on:
+    the forwarding rule, the server-side redirect or the list that names itself in the headers."""
     names = {name.lower() for name in msg.keys()}  # one pass, not one per header asked about
     if not names.isdisjoint(_AUTO_FORWARD_HEADERS):
-        via = mime.header(msg, "X-Forwarded-For") or mime.header(msg, "Resent-From")
-        found = mime.addresses(via) or mime.addresses(mime.header(msg, "To"))
-        return "auto-forward", found[0] if found else None
+        via = next((found for name in _FORWARDER_HEADERS if (found := mime.addresses(mime.header(msg, name)))), None)
+        via = via or (redistributed and [redistributed.via]) or mime.addresses(mime.header(msg, "To"))
+        return "auto-forward", via[0] if via else None
+    if redistributed is not None:
+        return ("auto-forward" if notice.amazon_domain(sender) else "forward"), redistributed.via
     if notice.is_buyer_relay(sender):
         return "buyer-relay", None  # Amazon relays it, but a buyer wrote it
     if notice.amazon_domain(sender):
@@ -170,7 +233,7 @@ def _delivery(msg: Message, sender: str | None) -> tuple[str, str | None]:
     return "forward", sender
 
 
-def _route(msg: Message, how: str) -> str:
+def _route(msg: Message, how: str, redistributed: lists.Origin | None) -> str:
     """The route for the seller's setup checklist: which forwarding rule passed it on (Exchange
     marks what its rules send, Gmail adds X-Forwarded-For/-To), else direct or by a person."""
     names = {name.lower() for name in msg.keys()}
@@ -178,6 +241,8 @@ def _route(msg: Message, how: str) -> str:
         return "outlook"
     if "x-forwarded-for" in names or "x-forwarded-to" in names:
         return "gmail"
+    if redistributed is not None and how == "auto-forward":
+        return "auto-forward"
     if how in ("direct", "auto-forward", "buyer-relay"):
         return how
     if not names.isdisjoint(_OUTLOOK_CLIENT_HEADERS) or "outlook" in mime.header(msg, "X-Mailer").lower():
@@ -187,7 +252,8 @@ def _route(msg: Message, how: str) -> str:
 
 def _mailing(msg: Message) -> str | None:
     """Which header marks a message as a mailing to many (a newsletter), or None. Amazon sends a
-    notice to one seller about one order; its newsletters carry List-Unsubscribe."""
+    notice to one seller about one order; its newsletters carry List-Unsubscribe. (Marks that a
+    list or group added when it passed a mail on are not Amazon's: see ``lists.origin``.)"""
     for name in ("List-Unsubscribe", "List-Id"):
         if msg.get(name) is not None:
             return name
@@ -195,40 +261,60 @@ def _mailing(msg: Message) -> str | None:
     return f"Precedence: {precedence}" if precedence in ("bulk", "list") else None
 
 
-def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str) -> Iterator[Layer]:
+def _seller_side(msg: Message) -> frozenset[str]:
+    """The addresses the forwarding mail names as its own (its sender, recipients, the
+    forwarder): in a forwarded header block they are recipients, never the notice's sender.
+    Amazon's are left out: an auto-forward keeps Amazon's From."""
+    found = {address for name in _SELLER_SIDE_HEADERS for address in mime.addresses(mime.header(msg, name))}
+    return frozenset(address for address in found if not notice.amazon_domain(address))
+
+
+def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str,
+            seller_side: frozenset[str]) -> Iterator[Layer]:
     text = mime.body_text(msg)
-    yield Layer(how, sender, subject, text, raw)
+    yield Layer(how, sender, subject, text, raw, part="message")
     if notice.is_buyer_relay(sender):
         return
-    for attached in mime.attached_messages(msg):
-        yield from _attached(attached)
-    inline = list(_inline(text, subject))
-    yield from inline
-    if how == "direct" or any(notice.is_buyer_relay(layer.sender) for layer in inline):
+    for number, attached in enumerate(mime.attached_messages(msg), 1):
+        yield from _attached(attached, part=f"attachment {number}")
+    if how == "direct":
+        yield from _inline(text, subject)
         return
-    # A forward whose header block no parse understood: its sender, by evidence (recognise/evidence.py)
-    yield Layer("inline-forward", None, subject, text, None, evidence=True)
-    for saved in mime.attached_texts(msg):  # a notice saved as a .txt file and attached
-        yield Layer("attachment", None, subject, saved, None, evidence=True)
+    yield from _text_layers(text, subject, seller_side, how="inline-forward", part="inline")
+    for number, saved in enumerate(mime.attached_texts(msg), 1):  # a notice saved as a .txt file and attached
+        yield Layer("attachment", None, subject, saved, None, evidence=True, part=f"text file {number}",
+                    seller_side=seller_side)
 
 
-def _attached(msg: Message, depth: int = 0) -> Iterator[Layer]:
+def _text_layers(text: str, subject: str, seller_side: frozenset[str], *, how: str, part: str) -> Iterator[Layer]:
+    """The forwards written inline in ``text``, then the whole text read by evidence (a forward
+    whose header block no parse understood: recognise/evidence.py), unless a buyer's message
+    stands in it."""
+    inline = list(_inline(text, subject, how=how, part=part))
+    yield from inline
+    if any(notice.is_buyer_relay(layer.sender) for layer in inline):
+        return
+    yield Layer(how, None, subject, text, None, evidence=True, part=part, seller_side=seller_side)
+
+
+def _attached(msg: Message, depth: int = 0, *, part: str) -> Iterator[Layer]:
     sender = mime.address(mime.header(msg, "From"))
     subject = mime.header(msg, "Subject")
     text = mime.body_text(msg)
-    yield Layer("attachment", sender, subject, text, msg)
+    yield Layer("attachment", sender, subject, text, msg, part=part)
     if notice.is_buyer_relay(sender) or depth >= mime.MAX_DEPTH:
         return
-    for inner in mime.attached_messages(msg):
-        yield from _attached(inner, depth + 1)
-    yield from _inline(text, subject, how="attachment")
+    for number, inner in enumerate(mime.attached_messages(msg), 1):
+        yield from _attached(inner, depth + 1, part=f"{part}.{number}")
+    yield from _inline(text, subject, how="attachment", part=part)
 
 
-def _inline(text: str, subject: str, how: str = "inline-forward") -> Iterator[Layer]:
-    for section in forwards.sections(text):
+def _inline(text: str, subject: str, how: str = "inline-forward", part: str = "inline") -> Iterator[Layer]:
+    for number, section in enumerate(forwards.sections(text), 1):
         if notice.is_buyer_relay(section.sender):
             return  # nothing inside a buyer's own message is trusted
-        yield Layer(how, section.sender, section.subject or subject, section.text, None, section.sender_name)
+        yield Layer(how, section.sender, section.subject or subject, section.text, None, section.sender_name,
+                    part=f"{part} {number}")
 
 
 def _confirmation(msg: Message, sender: str | None, subject: str) -> Result | None:

@@ -43,6 +43,9 @@ _DATE = re.compile(r"\d{1,4}[-/.年]\d{1,2}|\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b")
 _ONE_LINE_LABELS = sorted((label for label in _ROLE_OF if len(label) > 1), key=len, reverse=True)
 _INLINE_LABEL = re.compile(r"(?<=[>\]\w.])[ \t]{0,4}(" + "|".join(re.escape(label) for label in _ONE_LINE_LABELS)
                            + r")[ \t]{0,2}[:：]", re.IGNORECASE)
+# A label written at once after an address's closing ">" (or "]"): split before it, by shape
+_LABEL_AFTER_ADDRESS = re.compile(r"(?<=[>\]])[ \t]{0,2}(?=[^\W\d_][\w'’-]{0,24}(?:[ \t][\w'’-]{1,24}){0,2}[ \t]{0,2}[:：])")
+_AFTER_SEPARATOR = re.compile(r"^[ \t]{0,8}(?:-{3,}|_{3,}|={3,})[^:：\n]{0,60}?(?:-{3,}|_{3,}|={3,})[ \t]*")
 _AFTER_DATE = re.compile(r"^.{0,300}\d(?:[ \t]{0,2}[ap]\.?m\.?)?[ \t]{0,2}(?:\([^)]{0,20}\))?", re.IGNORECASE)
 _LINE_ENDS_WITH_COLON = re.compile(r"[:：][ \t]{0,4}$", re.MULTILINE)
 MAX_BLOCKS = 20
@@ -93,18 +96,34 @@ def _display_name(value: str) -> str | None:
 
 
 def _split_one_line_blocks(text: str) -> str:
-    """Yahoo (and some webmails) write the whole block on one line: ``From: A <a@b>To: …Date: …``.
-    A label line holding two or more further known labels, each right after a value, is split
-    before each. (Cheap tests first: most lines have fewer than three colons.)"""
-    if text.count(":") + text.count("：") < 3:
+    """Yahoo (and some webmails) write the whole block on one line, often after the separator:
+    ``----- Forwarded Message ----- From: A <a@b>To: …Cc: …Sent: …Subject: …``. Such a line (three
+    or more colons and an address) is split after the separator, and before every label that
+    follows a closing ``>`` at once (by shape, in any language) or that the catalogue knows.
+    (Cheap tests first: most lines have fewer than three colons.)"""
+    if text.count(":") + text.count("：") < 3 or "@" not in text:
         return text
     lines = text.split("\n")
     for index, line in enumerate(lines):
-        if (len(line) > 40 and line.count(":") + line.count("：") >= 3 and _LABEL_LINE.match(line)
-                and len(_INLINE_LABEL.findall(line, 0, 4000)) >= 2):
-            first = min(i for i in (line.find(":"), line.find("：")) if i != -1) + 1  # after the first label
-            lines[index] = line[:first] + _INLINE_LABEL.sub(lambda m: "\n" + m.group(0).lstrip(), line[first:])
+        if len(line) > 40 and line.count(":") + line.count("：") >= 3 and "@" in line:
+            lines[index] = _split_line(line)
     return "\n".join(lines)
+
+
+def _split_line(line: str) -> str:
+    head = _AFTER_SEPARATOR.match(line)
+    start = head.end() if head else 0
+    if not _LABEL_LINE.match(line[start:]):  # (its "^" would not match at a start position)
+        return line
+    first = min(i for i in (line.find(":", start), line.find("：", start)) if i != -1) + 1  # after the first label
+    rest = _INLINE_LABEL.sub(lambda m: "\n" + m.group(0).lstrip(), line[first:])
+    if rest.count("\n") < 2:  # not a block after all: a line of prose with times or links in it
+        rest = _LABEL_AFTER_ADDRESS.sub("\n", line[first:])
+    else:
+        rest = _LABEL_AFTER_ADDRESS.sub("\n", rest)
+    if rest.count("\n") < 2:
+        return line
+    return (line[:start].rstrip() + "\n" if start else "") + line[start:first] + rest
 
 
 def _header_blocks(text: str) -> list[tuple[int, int, dict[str, str]]]:
@@ -156,7 +175,7 @@ def _attributions(text: str) -> list[tuple[int, int, dict[str, str]]]:
     for end in _LINE_ENDS_WITH_COLON.finditer(text):
         colon = end.start()
         start = text.rfind("\n", 0, max(0, text.rfind("\n", 0, colon))) + 1  # this line and the one before
-        line = text[start:colon]
+        line = " ".join(text[start:colon].split())  # a verb re-wrapped across lines ("a\nécrit")
         if len(line) < 400 and any(word in line.lower() for word in _WROTE):
             who = _attributed(line)
             if who:

@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterator
 from email.header import decode_header
 from email.message import Message
-from email.policy import compat32
+from email.policy import Compat32, compat32
 from email.utils import getaddresses
 
-from optout.recognise import html
+from optout.recognise import html, smime
 
 MAX_HEADER = 2000
 MAX_TEXT = 256 * 1024  # a notice is a few hundred bytes; a forward of one, a few KB
@@ -32,28 +32,55 @@ _ADDRESS = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]{1,64
                       re.UNICODE)
 
 
+class _Raw8Bit(Compat32):
+    """compat32, except that a header with 8-bit bytes comes back as the text it was (its bytes
+    kept as surrogates) rather than a ``Header`` that prints them as "\ufffd": ``header``
+    reads them as UTF-8 (RFC 6532), as mail readers do."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+POLICY = _Raw8Bit()
+
+
 def load(raw: bytes) -> Message:
     """Parse bytes into a message tree without ever raising on bad headers.
 
     A single-part message (most notices) skips the line-by-line body parse: its headers are
     parsed alone and the body set as the payload, just as the full parser would have set it.
+    An opaque S/MIME signed message is read as the message it signs (``smime.unwrap``).
     """
     split = _HEADER_END.search(raw, 0, 256 * 1024)
     if split:
-        head = email.message_from_bytes(raw[: split.end()], policy=compat32)
+        head = email.message_from_bytes(raw[: split.end()], policy=POLICY)
         content_type = str(head.get("Content-Type", "")).lower()
         if "multipart/" not in content_type and "message/" not in content_type and not head.defects:
+            if "pkcs7-mime" in content_type and (inner := smime.unwrap(raw, split.end())) is not None:
+                return load(inner)
             head.set_payload(raw[split.end() :].decode("ascii", "surrogateescape"))
             return head
-    return email.message_from_bytes(raw, policy=compat32)
+    return email.message_from_bytes(raw, policy=POLICY)
+
+
+def decoded(value: str) -> str:
+    """Header text with 8-bit bytes (kept as surrogates by the parser) read as UTF-8, or as
+    Windows-1252 where they are not UTF-8, as mail readers fall back."""
+    if value.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    data = value.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 def header(msg: Message, name: str) -> str:
-    """One header as text: RFC 2047 words decoded, folding removed, bounded in length."""
+    """One header as text: RFC 2047 words decoded, raw UTF-8 read, folding removed, bounded."""
     value = msg.get(name)
     if value is None:
         return ""
-    text = str(value)[:MAX_HEADER]
+    text = decoded(str(value)[:MAX_HEADER])
     try:
         parts = decode_header(text)
     except Exception:  # a malformed encoded word: keep the text as it came
@@ -156,6 +183,18 @@ def texts(msg: Message, depth: int = 0) -> Iterator[tuple[str, Message]]:
         yield msg.get_content_subtype(), msg
 
 
+def html_text(msg: Message) -> str:
+    """The HTML alternative's text where the body read was the plain one ("" otherwise): some
+    clients write the forwarded header block into the HTML part alone."""
+    plain: list[Message] = []
+    markup: list[Message] = []
+    for subtype, part in texts(msg):
+        (plain if subtype == "plain" else markup if subtype == "html" else []).append(part)
+    if not plain or not markup:
+        return ""
+    return "\n".join(part_text(part) for part in markup)[:MAX_TEXT]
+
+
 def body_text(msg: Message) -> str:
     """The readable body: the plain parts, or the HTML parts where there is no plain one."""
     plain, markup = [], []
@@ -190,6 +229,11 @@ def attached_messages(msg: Message, depth: int = 0) -> Iterator[Message]:
             data = sub.get_payload(decode=True)
             if isinstance(data, bytes) and data:
                 yield load(data)
+        elif _is_signed_data(sub):
+            data = sub.get_payload(decode=True)
+            inner = smime.content(data) if isinstance(data, bytes) else None
+            if inner is not None:
+                yield load(inner)
         elif sub.is_multipart():
             yield from attached_messages(sub, depth + 1)
 
@@ -199,8 +243,14 @@ def _is_attachment(part: Message) -> bool:
 
 
 def _is_eml_file(part: Message) -> bool:
+    """An attached mail as a file: ``.eml`` by name (Outlook, Thunderbird and webmails send it as
+    ``message/rfc822``, ``application/octet-stream`` or ``text/plain``)."""
     name = (part.get_filename() or "") if not part.is_multipart() else ""
     return isinstance(name, str) and name.lower().endswith(".eml")
+
+
+def _is_signed_data(part: Message) -> bool:
+    return "pkcs7-mime" in part.get_content_type() and "enveloped" not in str(part.get("Content-Type", "")).lower()
 
 
 def as_bytes(msg: Message) -> bytes | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,22 +126,37 @@ def notice_sender(sender: str | None) -> bool:
     return bool(sender and amazon_domain(sender) and not is_buyer_relay(sender)
                 and sender.split("@", 1)[0].lower() in _NOTICE_SENDERS)
 
-def judge_by_evidence(subject: str, text: str) -> Verdict:
-    """A forwarded notice whose header block nobody could parse: the nearest address before the
-    wording stands for its sender (``evidence.sender_before`` says when it may), and must be an
-    address Amazon sends notices from."""
+def judge_by_evidence(subject: str, text: str, *, seller_side: Collection[str] = ()) -> list[Verdict]:
+    """Every notice in a text whose header blocks nobody could parse (notices pasted one after
+    another, layouts no parser models): for each stretch with the wording, the sender of the
+    nearest header block above it (``evidence.sender_before``) stands for its sender, and must be
+    an address Amazon sends notices from. Stretches under the same block are one notice; each
+    notice's order ID and buyer are looked for only between its block and the next one's."""
     flat = _normalise(text)
-    found = _wording(flat)
-    if found is None:
-        return Verdict(False, "no opt-out wording")
-    sender = evidence.sender_before(flat, found[3])
+    found = [(evidence.sender_before(flat, stretch[3], seller_side=seller_side), stretch)
+             for stretch in _stretches(flat)]
+    if not found:
+        return [Verdict(False, "no opt-out wording")]
+    notices = [(sender, stretch) for index, (sender, stretch) in enumerate(found)
+               if index == 0 or sender.address is None or sender.at != found[index - 1][0].at]
+    verdicts = []
+    for index, (sender, stretch) in enumerate(notices):
+        after = next((s.at for s, _ in notices[index + 1:] if s.at > stretch[3]), len(flat))
+        verdicts.append(_judged_by_evidence(sender, subject, text, flat, stretch, after))
+    return verdicts
+
+
+def _judged_by_evidence(sender: evidence.Sender, subject: str, text: str, flat: str,
+                        stretch: tuple[str, int, int, int], after: int) -> Verdict:
     if sender.address is None:
         return Verdict(False, f"opt-out wording, but {sender.why}", wording=True)
     if not notice_sender(sender.address):
         domain = sender.address.rsplit("@", 1)[1]
         return Verdict(False, f"opt-out wording, but the nearest sender before it ({domain}) is not an Amazon "
                               "notice sender", wording=True)
-    verdict = _judged(sender.address, subject, text, flat, found, None)
+    language, lo, hi, anchor = stretch
+    own = (language, max(lo, sender.end), min(hi, after), anchor)
+    verdict = _judged(sender.address, subject, text, flat, own, None, buyer_text=flat[sender.end:after])
     if verdict.ok:
         verdict.reason += ", its sender found above the notice's text"
         verdict.sender = sender.address
@@ -148,7 +164,7 @@ def judge_by_evidence(subject: str, text: str) -> Verdict:
 
 
 def _judged(sender: str | None, subject: str, text: str, flat: str, found: tuple[str, int, int, int],
-            sender_name: str | None) -> Verdict:
+            sender_name: str | None, *, buyer_text: str | None = None) -> Verdict:
     language, start, end, anchor = found
     if is_buyer_relay(sender):
         return Verdict(False, "a buyer's message relayed by Amazon", wording=True)
@@ -170,7 +186,7 @@ def _judged(sender: str | None, subject: str, text: str, flat: str, found: tuple
     if example:
         return Verdict(False, f"the notice's wording quoted with an example order ID ({example}), not a notice "
                               "about one order", wording=True)
-    buyer = _buyer(text, sender)
+    buyer = _buyer(text if buyer_text is None else buyer_text, sender)
     marketplace = buyer.split("@marketplace.", 1)[1] if buyer else domain
     source = domain or f"{sender_name!r} (a name only, no address)"
     return Verdict(True, f"opt-out notice ({language}) from {source}", order_id, buyer,
@@ -216,10 +232,25 @@ def _wording(flat: str) -> tuple[str, int, int, int] | None:
     for language in LANGUAGES:
         first = language.groups[0]
         for anchor in _positions(flat, first):
-            lo, hi = max(0, anchor - _WINDOW), anchor + _WINDOW
-            window = flat[lo:hi]
-            if all(any(p in window for p in group) for group in language.groups[1:]):
-                return language.code, lo, hi, anchor
+            found = _stretch(flat, language, anchor)
+            if found:
+                return found
+    return None
+
+
+def _stretches(flat: str) -> list[tuple[str, int, int, int]]:
+    """Every stretch carrying every group of one language, in the text's order (a mail can hold
+    many notices)."""
+    found = [stretch for language in LANGUAGES for anchor in _positions(flat, language.groups[0])
+             if (stretch := _stretch(flat, language, anchor))]
+    return sorted(found, key=lambda stretch: stretch[3])
+
+
+def _stretch(flat: str, language: Language, anchor: int) -> tuple[str, int, int, int] | None:
+    lo, hi = max(0, anchor - _WINDOW), anchor + _WINDOW
+    window = flat[lo:hi]
+    if all(any(p in window for p in group) for group in language.groups[1:]):
+        return language.code, lo, hi, anchor
     return None
 
 
@@ -259,7 +290,7 @@ def _positions(flat: str, phrases: tuple[str, ...]) -> list[int]:
     found: list[int] = []
     for phrase in phrases:
         start = flat.find(phrase)
-        while start != -1 and len(found) < 50:
+        while start != -1 and len(found) < 200:
             found.append(start)
             start = flat.find(phrase, start + 1)
     return sorted(found)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 NOTICE = "optout_notice"
 CONFIRMATION = "forwarding_confirmation"
@@ -33,12 +33,23 @@ class Result:
     # unknown language, the signature its group shares (recognise/wordings.py)
     wording: str | None = field(default=None, repr=False)
     group: str | None = field(default=None, repr=False)
+    # Where in the mail a notice stands ("message", "attachment 2", "inline 3"), and the further
+    # notices the same mail carries (a batch forwarded as attachments, notices pasted one after
+    # another): each a whole Result of its own, with its own evidence
+    part: str | None = None
+    more: list[Result] = field(default_factory=list, repr=False)
+
+    def notices(self) -> list[Result]:
+        """Every notice this mail carries, in the mail's order; empty for anything else."""
+        return [self, *self.more] if self.kind == NOTICE else []
 
     def public(self) -> dict[str, str | None]:
-        data = asdict(self)
-        for private in ("confirmation_link", "signed_bytes", "sender", "route", "wording", "group"):
-            data.pop(private)
+        data = {name: getattr(self, name) for name in _PUBLIC}
         return data
+
+
+_PUBLIC = ("kind", "reason", "order_id", "buyer_email", "marketplace", "language", "confirmation_code",
+           "forwarded_by", "how", "part")
 
 
 def other(reason: str, *, forwarded_by: str | None = None, route: str | None = None) -> Result:
