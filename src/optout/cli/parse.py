@@ -18,13 +18,16 @@ from optout.cli.output import (
 
 PathsArg = Annotated[list[str], typer.Argument(help=".eml files, mbox files, Maildirs, folders; - for stdin.")]
 KEYS = ("source", "kind", "order_id", "buyer_email", "marketplace", "language",
-        "confirmation_code", "forwarded_by", "how", "reason")
+        "confirmation_code", "forwarded_by", "how", "part", "reason")
 
 
-def _row(source: str, result: Any) -> dict[str, Any]:
-    data = result.public()
-    data["source"] = source
-    return {key: data[key] for key in KEYS}
+def _rows(source: str, result: Any) -> list[dict[str, Any]]:
+    """One row per notice the mail carries (``backlog.eml#3`` for its third, where it carries
+    several), or one row for a mail that is no notice."""
+    found = result.notices() or [result]
+    return [{key: (f"{source}#{number}" if len(found) > 1 else source) if key == "source" else data[key]
+             for key in KEYS}
+            for number, data in enumerate((notice.public() for notice in found), 1)]
 
 
 @guarded
@@ -35,11 +38,11 @@ def parse(paths: PathsArg, as_json: JsonOption = False) -> None:
 
     rows = []
     for source, raw in messages(paths):
-        row = _row(source, recognise(raw))
-        if as_json:
-            emit_json(row)
-        else:
-            rows.append(row)
+        for row in _rows(source, recognise(raw)):
+            if as_json:
+                emit_json(row)
+            else:
+                rows.append(row)
     if not as_json:
         table(rows, ["source", "kind", "order_id", "buyer_email", "how", "reason"])
 

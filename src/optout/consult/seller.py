@@ -61,7 +61,23 @@ def messages(conn: Connection, *, account_id: int, page: int, size: int) -> tupl
         .where(MESSAGE.c.account_id == account_id)
         .order_by(MESSAGE.c.received_at.desc(), MESSAGE.c.id.desc()).offset((page - 1) * size).limit(size + 1)
     ).mappings().all()
-    return [dict(r) for r in rows[:size]], len(rows) > size
+    shown = [dict(r) for r in rows[:size]]
+    orders = _reported_orders(conn, message_ids=[r["id"] for r in shown])
+    for row in shown:  # a mail carrying several notices shows each of their orders
+        row["orders"] = orders.get(row["id"]) or ([row["order_id"]] if row["order_id"] else [])
+    return shown, len(rows) > size
+
+
+def _reported_orders(conn: Connection, *, message_ids: list[int]) -> dict[int, list[str]]:
+    """The order IDs each message's notices reported, in the mail's order."""
+    if not message_ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    query = (select(REPORT.c.message_id, REPORT.c.order_id)
+             .where(REPORT.c.message_id.in_(message_ids), REPORT.c.order_id.is_not(None)).order_by(REPORT.c.id))
+    for message_id, order_id in conn.execute(query):
+        found.setdefault(message_id, []).append(order_id)
+    return found
 
 
 def _entries_query(account_id: int, search: str | None) -> Any:

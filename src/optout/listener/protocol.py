@@ -57,6 +57,8 @@ class Outcome:
     late: bool  # recognition ran past its deadline
     commit_s: float | None  # the group commit's time, on the first outcome of a group only
     wording: str | None = None  # which wording recognised a notice: builtin:en, taught:7
+    notices: int = 0  # notices the message carries
+    listed: int = 0  # of them, those that listed something new
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("optout.listener.smtp")
 
 OK = "250 2.0.0 OK: {count} message(s) kept, {outcome}"
+NOTICES = "; {notices} notice(s), {listed} listed"  # after OK, for mail that carries notices
 NO_SUCH_USER = "550 5.1.1 No such recipient here"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TRY_LATER = "451 4.3.0 Cannot store the message now; try again later"
@@ -166,7 +167,7 @@ class Handler:
         metrics.HANDOFF_SECONDS.observe(time.monotonic() - started)
         metrics.count(outcomes)
         self._log(routed, outcomes, started, peer=peer, size=len(raw))
-        return OK.format(count=len(outcomes), outcome=", ".join(sorted({o.outcome for o in outcomes})))
+        return _reply(outcomes)
 
     async def warm(self) -> None:
         """Start the worker: it is running, and connected, before we listen."""
@@ -205,6 +206,14 @@ class Handler:
                 "dkim": done.dkim if done else None, "peer": peer, "ms": took, "size": size,
                 **({"error": first_line(error)} if error else {}),
             }})
+
+
+def _reply(outcomes: tuple[Outcome, ...]) -> str:
+    """The 250 for a committed message: what became of it, and how many of its notices listed
+    something new (a mail can carry many)."""
+    reply = OK.format(count=len(outcomes), outcome=", ".join(sorted({o.outcome for o in outcomes})))
+    notices = max((o.notices for o in outcomes), default=0)
+    return reply + NOTICES.format(notices=notices, listed=sum(o.listed for o in outcomes)) if notices else reply
 
 
 class Guesses:

@@ -166,9 +166,9 @@ class Worker:
             # a possible notice in an unknown language: the operator may have just taught its
             # wording (the regular read is up to WORDINGS_EVERY old), so look again before keeping it
             result = self.parse_within_deadline(delivery.raw)
-        dkim = self.verifier.check(result)
+        first, *more = self.verifier.checks(result)  # once, whatever the number of accounts
         return [ingest.Item(ingest.Inbound(raw=delivery.raw, account_id=account_id, mail_from=delivery.mail_from,
-                                           rcpt=rcpt, peer=delivery.peer), result, dkim)
+                                           rcpt=rcpt, peer=delivery.peer), result, first, tuple(more))
                 for rcpt, account_id in delivery.recipients]
 
     def _read_wordings(self, *, force: bool = False) -> bool:
@@ -212,7 +212,7 @@ class Worker:
             replies.append(Reply(request_id, tuple(
                 Outcome(str(a.outcome), a.reason, i.result.kind, i.result.order_id, i.dkim[0], i.result.how,
                         i.result.language, i.result.reason.startswith(LATE), took if index == 0 else None,
-                        i.result.wording)
+                        i.result.wording, a.notices, a.listed)
                 for index, (i, a) in enumerate(zip(items, done)))))
         return replies
 

@@ -67,11 +67,12 @@ class _Field:
     label: str | None
 
 
-def sender_before(flat: str, anchor: int, *, seller_side: Collection[str] = ()) -> Sender:
+def sender_before(flat: str, anchor: int, *, seller_side: Collection[str] = (), floor: int = 0) -> Sender:
     """The sender of the notice whose wording starts at ``anchor`` in ``flat``: the nearest
     header block's sender, by the rules above. ``seller_side``: addresses the forwarding mail
-    names as its own (lower case)."""
-    lo = max(0, anchor - REACH)
+    names as its own (lower case); ``floor``: where the wording before this one stands (a block
+    never reaches above another notice's text)."""
+    lo = max(0, floor, anchor - REACH)
     found = list(_ADDRESS.finditer(flat, lo, anchor))
     if not found:
         return Sender(None, "no sender address before the notice's text")

@@ -133,12 +133,14 @@ def judge_by_evidence(subject: str, text: str, *, seller_side: Collection[str] =
     an address Amazon sends notices from. Stretches under the same block are one notice; each
     notice's order ID and buyer are looked for only between its block and the next one's."""
     flat = _normalise(text)
-    found = [(evidence.sender_before(flat, stretch[3], seller_side=seller_side), stretch)
-             for stretch in _stretches(flat)]
+    stretches = _stretches(flat)
+    found = [(evidence.sender_before(flat, stretch[3], seller_side=seller_side,
+                                     floor=stretches[index - 1][3] if index else 0), stretch)
+             for index, stretch in enumerate(stretches)]
     if not found:
         return [Verdict(False, "no opt-out wording")]
     notices = [(sender, stretch) for index, (sender, stretch) in enumerate(found)
-               if index == 0 or sender.address is None or sender.at != found[index - 1][0].at]
+               if sender.address is None or all(sender.at != earlier.at for earlier, _ in found[:index])]
     verdicts = []
     for index, (sender, stretch) in enumerate(notices):
         after = next((s.at for s, _ in notices[index + 1:] if s.at > stretch[3]), len(flat))

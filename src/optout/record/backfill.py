@@ -34,7 +34,7 @@ def run(eng: Engine, cfg: Settings, *, paths: list[str], slug: str,
     for source, raw in wrap(_readable(paths, summary)):
         result = parse(raw)
         inbound = ingest.Inbound(raw=raw, account_id=account["id"], source="backfill", rcpt=source)
-        batch.append(ingest.Item(inbound, result, verifier.check(result)))
+        batch.append(verifier.item(inbound, result))
         if len(batch) >= BATCH:
             _apply(eng, batch, policy, summary)
             batch = []
@@ -60,7 +60,7 @@ def _apply(eng: Engine, batch: list[ingest.Item], policy: ingest.Policy, summary
 
 
 def _count(done: ingest.Applied, result: Any, summary: dict[str, int]) -> None:
-    summary["notices"] += result.kind == "optout_notice"
+    summary["notices"] += len(result.notices())
     summary["new_entries"] += done.new_entries
     summary["duplicates"] += done.outcome == ingest.Outcome.DUPLICATE
     summary["confirmations"] += done.outcome == ingest.Outcome.CONFIRMATION

@@ -9,6 +9,7 @@ notice (account, order ID, buyer) arriving again by another route.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -66,12 +67,15 @@ REVIEW = (Outcome.QUARANTINED, Outcome.UNVERIFIED, Outcome.HELD)  # what waits f
 
 @dataclass(slots=True)
 class Applied:
-    """The outcome of applying one message."""
+    """The outcome of applying one message; for a mail carrying several notices, the outcome
+    that matters most (review first, then listed, known, duplicate) and the counts."""
 
     message_id: int | None
     outcome: Outcome
     reason: str
     new_entries: int = 0
+    notices: int = 0  # notices the message carries
+    listed: int = 0  # of them, those that put something new on the list
 
 
 @dataclass(slots=True)
@@ -80,7 +84,13 @@ class Item:
 
     inbound: Inbound
     result: Result
-    dkim: DkimResult = ("none", None)
+    dkim: DkimResult = ("none", None)  # the first notice's (the message's) DKIM verdict
+    more_dkim: tuple[DkimResult, ...] = ()  # the verdicts of the further notices, result.more
+
+    def notices(self) -> list[tuple[Result, DkimResult]]:
+        """Each notice the message carries with its own DKIM verdict."""
+        dkims = (self.dkim, *self.more_dkim)
+        return [(notice, dkims[i] if i < len(dkims) else ("none", None)) for i, notice in enumerate(self.result.notices())]
 
 
 def storable(value: str | None) -> str | None:
@@ -103,15 +113,16 @@ def apply_many(conn: Connection, *, items: Sequence[Item], policy: Policy) -> li
     The reads the verdicts need (today's count of each account, the status of each identifier
     named) go out before the first insert, so inside ``bulk.pipeline`` they share its round trip.
     """
-    notices = [item for item in items if item.result.kind == NOTICE]
-    budget = _Budget(conn, policy.daily_limit, accounts={item.inbound.account_id for item in notices})
-    before = entries.Statuses(conn, values=[v for item in notices
-                                            for v in (item.result.order_id, item.result.buyer_email) if v])
+    notices = [(item, result) for item in items for result in item.result.notices()]
+    budget = _Budget(conn, policy.daily_limit, accounts={item.inbound.account_id for item, _ in notices})
+    before = entries.Statuses(conn, values=[v for _, result in notices for v in (result.order_id, result.buyer_email)
+                                            if v])
     verdicts = [_verdict(item, policy) for item in items]
     ids = _store(conn, items, verdicts)
     outcomes: list[Applied | None] = [
-        None if message_id else Applied(None, Outcome.DUPLICATE, "this message was received before")
-        for message_id in ids
+        None if message_id else Applied(None, Outcome.DUPLICATE, "this message was received before",
+                                        notices=len(item.result.notices()))
+        for message_id, item in zip(ids, items)
     ]
     stored = [(i, message_id, item) for i, (message_id, item) in enumerate(zip(ids, items)) if message_id]
     _settle(conn, stored, budget, outcomes, verdicts, policy=policy, before=before, written=True)
@@ -123,7 +134,7 @@ def act(conn: Connection, *, message_id: int, item: Item, policy: Policy, force:
     outcomes: list[Applied | None] = [None]
     budget = _Budget(conn, policy.daily_limit if not force else None, accounts={item.inbound.account_id})
     _settle(conn, [(0, message_id, item)], budget, outcomes, [_verdict(item, policy, force=force)], policy=policy,
-            before=None, written=False)
+            before=None, written=False, force=force)
     return _all_settled(outcomes)[0]
 
 
@@ -134,67 +145,110 @@ def _all_settled(outcomes: list[Applied | None]) -> list[Applied]:
     return done
 
 
+Decided = tuple[Outcome, str, int]  # one notice's outcome, its reason, the entries it added
+
+
 def _settle(conn: Connection, stored: list[tuple[int, int, Item]], budget: _Budget, outcomes: list[Applied | None],
             verdicts: list[tuple[Outcome, str]], *, policy: Policy, before: entries.Statuses | None,
-            written: bool) -> None:
+            written: bool, force: bool = False) -> None:
     """Decide and record the outcome of each stored message, starting from its ``_verdict``
-    (``verdicts``, by the same index as ``outcomes``). ``written``: each row holds its verdict
+    (``verdicts``, by the same index as ``outcomes``), notice by notice: each is reported on its
+    own, under the volume guard and the trust rule. ``written``: each row holds its verdict
     already (a new message), so only those the list decided otherwise are updated."""
-    reports: dict[int, entries.NewReport] = {}
+    decided: dict[int, list[Decided | entries.NewReport]] = {}
     keys: set[str] = set()
     for index, message_id, item in stored:
-        result = item.result
         outcome, reason = verdicts[index]
         if outcome is Outcome.CONFIRMATION:
             _confirmation(conn, message_id, item)
         if outcome is not Outcome.LISTED:
-            outcomes[index] = Applied(message_id, outcome, reason)
-        elif (report := _report(message_id, item)).dedup_key in keys:  # twice in one batch
-            outcomes[index] = Applied(message_id, Outcome.DUPLICATE, f"{result.reason}; reported twice at once")
-        elif not budget.allows(item.inbound.account_id):
-            outcomes[index] = Applied(message_id, Outcome.HELD, f"{result.reason}; account over {policy.daily_limit} new entries today")
-        else:
-            keys.add(report.dedup_key)
-            reports[index] = report
+            outcomes[index] = Applied(message_id, outcome, reason, notices=len(item.result.notices()))
+            continue
+        decided[index] = [_decide(message_id, item, result, dkim, keys, budget, policy=policy, force=force)
+                          for result, dkim in item.notices()]
+    reports = [d for notices in decided.values() for d in notices if isinstance(d, entries.NewReport)]
     if reports:
-        done = entries.record(conn, reports=list(reports.values()), actor="notice", before=before)
-        for index, report in reports.items():
-            outcomes[index] = _notice_outcome(report, done, stored_id=report.message_id)
+        done = entries.record(conn, reports=reports, actor="notice", before=before)
+    message_ids = {index: message_id for index, message_id, _ in stored}
+    for index, notices in decided.items():
+        each = [d if not isinstance(d, entries.NewReport) else _notice_outcome(d, done) for d in notices]
+        outcomes[index] = _combined(message_ids[index], each)
     _record_outcomes(conn, [(message_id, item, applied) for index, message_id, item in stored
                             if (applied := outcomes[index]) is not None
                             and not (written and (applied.outcome, applied.reason) == verdicts[index])])
 
 
+def _decide(message_id: int, item: Item, result: Result, dkim: DkimResult, keys: set[str], budget: _Budget, *,
+            policy: Policy, force: bool) -> Decided | entries.NewReport:
+    """One notice of a message: its outcome now, or the report to record for it."""
+    if not force and policy.require_dkim and dkim[0] != "pass":
+        return Outcome.UNVERIFIED, f"{result.reason}; DKIM {dkim[0]}, trust is dkim", 0
+    report = _report(message_id, item, result, dkim)
+    if report.dedup_key in keys:  # twice in one batch
+        return Outcome.DUPLICATE, f"{result.reason}; reported twice at once", 0
+    if not budget.allows(item.inbound.account_id):
+        return Outcome.HELD, f"{result.reason}; account over {policy.daily_limit} new entries today", 0
+    keys.add(report.dedup_key)
+    return report
+
+
+# Which of a mail's notices' outcomes the message takes: one waiting for a person first
+_PRECEDENCE = (Outcome.HELD, Outcome.UNVERIFIED, Outcome.LISTED, Outcome.KNOWN, Outcome.DUPLICATE)
+
+
+def _combined(message_id: int, each: list[Decided]) -> Applied:
+    """The message's outcome from its notices': one notice's as it is; several counted."""
+    listed = sum(1 for outcome, _, _ in each if outcome is Outcome.LISTED)
+    new = sum(added for _, _, added in each)
+    if len(each) == 1:
+        outcome, reason, _ = each[0]
+        return Applied(message_id, outcome, reason, new, notices=1, listed=listed)
+    counts = Counter(outcome for outcome, _, _ in each)
+    outcome = next(o for o in _PRECEDENCE if counts[o])
+    said = ", ".join(f"{counts[o]} {o.value}" for o in _PRECEDENCE if counts[o])
+    waiting = next((reason for o, reason, _ in each if o in (Outcome.HELD, Outcome.UNVERIFIED)), None)
+    reason = f"{len(each)} opt-out notices: {said}" + (f"; {waiting}" if waiting else "")
+    return Applied(message_id, outcome, reason, new, notices=len(each), listed=listed)
+
+
 def _verdict(item: Item, policy: Policy, *, force: bool = False) -> tuple[Outcome, str]:
     """What a message's own verdict makes of it, before the list is consulted: a notice comes
     out LISTED here, which the list may yet turn into known, duplicate or held. A new message
-    is stored with this, so the common case needs no second write of its row."""
+    is stored with this, so the common case needs no second write of its row. With trust =
+    dkim, a mail none of whose notices verified waits as a whole."""
     result = item.result
     if result.kind == CONFIRMATION:
         return Outcome.CONFIRMATION, result.reason
     if result.kind != NOTICE:
         return Outcome.QUARANTINED, result.reason
-    if not force and policy.require_dkim and item.dkim[0] != "pass":
+    if not force and policy.require_dkim and all(dkim[0] != "pass" for _, dkim in item.notices()):
         return Outcome.UNVERIFIED, f"{result.reason}; DKIM {item.dkim[0]}, trust is dkim"
-    return Outcome.LISTED, result.reason
+    return Outcome.LISTED, _first_reason(item)
 
 
-def _report(message_id: int, item: Item) -> entries.NewReport:
-    result, account_id = item.result, item.inbound.account_id
+def _first_reason(item: Item) -> str:
+    """The reason a new notice's row is stored with: its own, or for several the count."""
+    count = len(item.result.notices())
+    return item.result.reason if count == 1 else f"{count} opt-out notices: {count} listed"
+
+
+def _report(message_id: int, item: Item, result: Result, dkim: DkimResult) -> entries.NewReport:
+    account_id = item.inbound.account_id
+    part = f" [{result.part}]" if item.result.more and result.part else ""  # which of the mail's notices
     return entries.NewReport(
         dedup=f"notice:{account_id}:{result.order_id}:{result.buyer_email or ''}",
         source=item.inbound.source, order_id=result.order_id, buyer_email=result.buyer_email,
         marketplace=result.marketplace, account_id=account_id, message_id=message_id,
-        dkim=item.dkim[0], dkim_domain=item.dkim[1], note=result.reason,
+        dkim=dkim[0], dkim_domain=dkim[1], note=result.reason + part,
     )
 
 
-def _notice_outcome(report: entries.NewReport, done: entries.Recorded, stored_id: int | None) -> Applied:
+def _notice_outcome(report: entries.NewReport, done: entries.Recorded) -> Decided:
     reason = report.note or "opt-out notice"
     if report.dedup_key not in done.fresh_keys:
-        return Applied(stored_id, Outcome.DUPLICATE, f"{reason}; this account reported it before")
+        return Outcome.DUPLICATE, f"{reason}; this account reported it before", 0
     new = len({report.order_id, report.buyer_email} & done.newly_listed)
-    return Applied(stored_id, Outcome.LISTED if new else Outcome.KNOWN, reason, new_entries=new)
+    return (Outcome.LISTED if new else Outcome.KNOWN), reason, new
 
 
 class _Budget:

@@ -65,7 +65,7 @@ def reject(conn: Connection, *, message_id: int, why: str = "rejected by the ope
 def _item(row: dict[str, Any], verifier: Any) -> ingest.Item:
     result = parse(row["raw"])
     inbound = ingest.Inbound(raw=row["raw"], account_id=row["account_id"], source=row["source"])
-    return ingest.Item(inbound, result, verifier.check(result))
+    return verifier.item(inbound, result)
 
 
 def pending_ids(conn: Connection) -> list[int]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from optout.errors import OptoutError
 from optout.recognise import notice
 from optout.recognise.result import NOTICE, Result
-from optout.record.ingest import Policy
+from optout.record.ingest import Inbound, Item, Policy
 
 if TYPE_CHECKING:
     from optout.config import Settings
@@ -64,6 +64,15 @@ class Verifier:
         if result.kind != NOTICE or not result.signed_bytes:
             return "none", None
         return self.verify(result.signed_bytes, sender=result.sender)
+
+    def checks(self, result: Result) -> tuple[DkimResult, ...]:
+        """The DKIM verdict of each notice the message carries (one, "none", for anything else)."""
+        return (self.check(result), *(self.check(more) for more in result.more))
+
+    def item(self, inbound: Inbound, result: Result) -> Item:
+        """A message ready to apply, each of its notices' signatures checked."""
+        first, *more = self.checks(result)
+        return Item(inbound, result, first, tuple(more))
 
     def verify(self, raw: bytes, *, sender: str | None) -> DkimResult:
         end = _HEADER_END.search(raw)
