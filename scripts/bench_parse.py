@@ -84,6 +84,25 @@ def rate(function, mix: list[bytes], rounds: int) -> float:  # noqa: ANN001
     return best
 
 
+def batch_cost(parse, rounds: int) -> float:  # noqa: ANN001
+    """What one mail carrying 20 attached notices costs, counted in single notices parsed alone
+    (the issue's target: about 20)."""
+    from email.message import EmailMessage
+
+    import mail
+
+    singles = [mail.as_bytes(mail.notice("en", f"{100 + i:03d}-{i:07d}-{i:07d}")) for i in range(20)]
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = mail.SELLER, mail.INGEST, "twenty notices"
+    msg.set_content("attached")
+    for i in range(20):
+        msg.add_attachment(mail.notice("en", f"{100 + i:03d}-{i:07d}-{i:07d}"))
+    batch = mail.as_bytes(msg)
+    assert len(parse(batch).notices()) == 20
+    one = 1 / rate(parse, singles, rounds)  # seconds a single notice
+    return (1 / rate(parse, [batch] * 5, rounds)) / one
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -107,6 +126,7 @@ def main() -> None:
         "optout_parse_msgs_per_s": round(rate(parse, mix, args.rounds)),
         "floor_compat32_msgs_per_s": round(rate(lambda r: email.message_from_bytes(r, policy=policy.compat32), mix, args.rounds)),
         "stdlib_default_get_body_msgs_per_s": round(rate(modern, mix, max(1, args.rounds // 2))),
+        "batch_of_20_costs_notices": round(batch_cost(parse, args.rounds), 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }))
 

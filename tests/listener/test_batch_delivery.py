@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 import mail
+from batches import LOOKALIKE, batch, buyer_message, notice, order
 from conftest import require_tool
-from recognise.test_batches import LOOKALIKE, batch, buyer_message, notice, order
 
 
 def _send(port: int, rcpt: str, raw: bytes) -> tuple[int, str]:

@@ -125,6 +125,14 @@ def _parse(raw: bytes) -> Result:
     return found.result()
 
 
+def _signed(signed: bytes | Message | None) -> bytes | None:
+    """The bytes DKIM can verify for a layer: an attached message is written back out only when
+    it carries a signature (writing costs more than recognising it)."""
+    if isinstance(signed, Message):
+        return mime.as_bytes(signed) if signed.get("DKIM-Signature") is not None else None
+    return signed
+
+
 def _names_nobody(found: _Found, seller_side: frozenset[str]) -> bool:
     """Does the text read so far name nobody but the seller's side? Then the HTML alternative is
     read too: Outlook can write the forwarded header block into its HTML part alone. (Where the
@@ -168,7 +176,7 @@ class _Found:
             kind=NOTICE, reason=verdict.reason, order_id=verdict.order_id, buyer_email=verdict.buyer_email,
             marketplace=verdict.marketplace, language=verdict.language, how=layer.how,
             forwarded_by=self.forwarded_by if layer.how != "direct" else None,
-            signed_bytes=mime.as_bytes(layer.signed) if isinstance(layer.signed, Message) else layer.signed,
+            signed_bytes=_signed(layer.signed),
             sender=layer.sender or verdict.sender, route=self.route,
             wording=f"taught:{verdict.taught}" if verdict.taught else f"builtin:{verdict.language}", part=part,
         ))
