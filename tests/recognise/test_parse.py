@@ -7,6 +7,7 @@ from email.message import EmailMessage
 import pytest
 
 import mail
+import signing
 from conftest import bounce_files
 from optout.recognise import parse
 from samples import EXPECTED, SAMPLES
@@ -138,11 +139,13 @@ def test_forward_of_a_forward() -> None:
 
 
 def test_forward_as_attachment_and_nested() -> None:
-    """message/rfc822 attachments, one inside another, are opened."""
+    """message/rfc822 attachments, one inside another, are opened; a signed original's bytes are
+    kept for DKIM (an unsigned one has nothing to verify)."""
     original = mail.notice("en", ORDER)
     once = parse(mail.wrap_attached(original))
-    assert (once.kind, once.how, once.order_id) == ("optout_notice", "attachment", ORDER)
-    twice = parse(mail.wrap_attached(mail.wrap_attached(original), from_="kim@seller-shop.example"))
+    assert (once.kind, once.how, once.order_id, once.signed_bytes) == ("optout_notice", "attachment", ORDER, None)
+    signed = signing.sign(mail.as_bytes(original))
+    twice = parse(mail.wrap_attached(mail.wrap_attached(signed), from_="kim@seller-shop.example"))
     assert (twice.order_id, twice.forwarded_by) == (ORDER, "kim@seller-shop.example")
     assert twice.signed_bytes and b"seller-notification@amazon.com" in twice.signed_bytes
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import base64
 import datetime
+import tomllib
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mail
-from optout.recognise import mime, parse
+from optout.recognise import forwards, mime, parse
 
 ORDER = "402-7788990-1122334"
 AMAZON = "auto-communication@amazon.de"
@@ -77,7 +79,12 @@ def test_yahoo_twins_stay_other(lang) -> None:
         assert parse(_forward(f"FYI\n\n{block}\n\n{mail.body('en', ORDER)}")).kind == "other", block
 
 
-WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöüéřłœ", min_size=3, max_size=10)
+_CATALOGUE = {label.lower().rstrip(":") for labels in tomllib.loads(
+    (Path(forwards.__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))["forward"].values()
+    for label in labels}
+# words of no language: none a label any catalogue here knows
+WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöüéřłœ", min_size=3, max_size=10).filter(
+    lambda word: word not in _CATALOGUE)
 
 
 @st.composite
@@ -267,3 +274,36 @@ def test_raw_utf8_headers_are_read_as_utf8() -> None:
     assert mime.header(mime.load(utf8), "Subject") == "Sua mensagem não pôde ser entregue"
     assert mime.header(mime.load(latin), "Subject") == "Sua mensagem não pôde"
     assert parse(utf8).kind == "optout_notice"
+
+
+GERMAN_POLICY = ("Sehr geehrte Verkäuferin, sehr geehrter Verkäufer,\n\nKäufer können den Erhalt unerwünschter "
+                 "Nachrichten ablehnen. " + "Dieser Abschnitt erklärt die Regeln für die Käufer-Verkäufer-"
+                 "Kommunikation. " * 5 + "\n\n")
+GERMAN_NEWSLETTERS = {
+    "quoted": GERMAN_POLICY + "Sie erhalten dann diese Benachrichtigung: „Wir konnten Ihre Nachricht zur Bestellung "
+              "303-2233445-5667788 nicht zustellen, weil der Käufer die Annahme unerwünschter Nachrichten von "
+              "Verkäufern deaktiviert hat.“ Prüfen Sie daher …",
+    "wie-folgt": GERMAN_POLICY + "Die Benachrichtigung lautet wie folgt: Wir konnten Ihre Nachricht zur Bestellung "
+                 "303-2233445-5667788 nicht zustellen, weil der Käufer die Annahme unerwünschter Nachrichten von "
+                 "Verkäufern deaktiviert hat.",
+    "beispielsweise": GERMAN_POLICY + "Beispielsweise erhalten Sie: Wir konnten Ihre Nachricht zur Bestellung "
+                      "303-2233445-5667788 nicht zustellen, weil der Käufer die Annahme unerwünschter Nachrichten "
+                      "von Verkäufern deaktiviert hat.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(GERMAN_NEWSLETTERS))
+@pytest.mark.parametrize("forwarded", [False, True])
+def test_a_german_newsletter_quoting_the_notice_is_not_listed(name, forwarded) -> None:
+    """Amazon's German policy mail quoting the notice, „…“ quoted far before its wording, or
+    framed as an example; sent direct without list marks, or forwarded by hand."""
+    text = GERMAN_NEWSLETTERS[name]
+    if forwarded:
+        raw = _forward(f"From: Amazon Seller Central <{AMAZON}>\nSubject: Neuigkeiten\n\n{text}")
+    else:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = f"Amazon Seller Central <{AMAZON}>", mail.INGEST, "Neuigkeiten"
+        msg.set_content(text)
+        raw = mail.as_bytes(msg)
+    result = parse(raw)
+    assert result.kind == "other", result.reason

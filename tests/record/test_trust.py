@@ -182,3 +182,24 @@ def test_listener_never_logs_a_whole_token(cli, account) -> None:
     token = account["address"].split("@")[0].rsplit("-", 1)[1]
     assert "outcome=listed" in log and f"acme-{token[:4]}" in log
     assert token not in log
+
+
+def test_dkim_mode_judges_each_notice_of_a_batch(cli, account, keys_file, tmp_path: Path, monkeypatch) -> None:
+    """trust=dkim on a mail carrying a signed and an unsigned notice: the signed one lists, the
+    unsigned one waits, the message waits for review saying so; accepting it lists the other."""
+    from email.message import EmailMessage
+
+    monkeypatch.setenv("OPTOUT_TRUST", "dkim")
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = mail.SELLER, mail.INGEST, "two notices"
+    msg.set_content("attached")
+    for raw in (sign(mail.as_bytes(mail.notice())), mail.as_bytes(mail.notice("de", "222-0000000-0000002"))):
+        msg.add_attachment(raw, maintype="application", subtype="octet-stream", filename="notice.eml")
+    summary = _ingest(cli, tmp_path, {"batch": mail.as_bytes(msg)})
+    assert (summary["notices"], summary["new_entries"], summary["held"]) == (2, 1, 1)
+    assert [c["listed"] for c in cli.checks(ORDER, "222-0000000-0000002")] == [True, False]
+    held = [json.loads(x) for x in cli("quarantine", "list", "--json", "--outcome", "unverified").stdout.splitlines()]
+    assert len(held) == 1 and held[0]["reason"].startswith("2 opt-out notices: 1 unverified, 1 listed")
+    accepted = json.loads(cli("quarantine", "accept", str(held[0]["id"]), "--json").stdout)
+    assert accepted["outcome"] == "listed"
+    assert [c["listed"] for c in cli.checks(ORDER, "222-0000000-0000002")] == [True, True]

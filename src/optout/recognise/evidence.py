@@ -38,7 +38,9 @@ _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encod
 _RECIPIENT_LABELS = frozenset(label.lower().rstrip(":") for label in _DATA["forward"]["to"])
 _SENDER_LABELS = frozenset(label.lower().rstrip(":") for label in _DATA["forward"]["from"])
 _VALUE_LABELS = frozenset(label.lower().rstrip(":") for role in ("subject", "date") for label in _DATA["forward"][role])
-_KNOWN = tuple(sorted(_RECIPIENT_LABELS | _SENDER_LABELS, key=len, reverse=True))
+_KNOWN = sorted({v for label in _RECIPIENT_LABELS | _SENDER_LABELS for v in (label.title(), label.upper())
+                 if v[0].isupper()}, key=len, reverse=True)
+_GLUED = re.compile(r"(?<=[a-zà-ÿ0-9)])(?=(?:" + "|".join(re.escape(k) for k in _KNOWN) + r")[ \t]{0,2}[:：])")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}")
 _RELAY = re.compile(r"[a-z0-9]{15}@marketplace\.amazon\.")
 REACH = 2500  # characters before the wording a forwarded message's sender may stand (its header block, a greeting)
@@ -137,18 +139,19 @@ def _prefix(label: str, before: str) -> bool:
 
 
 def _known_ending(label: str) -> str:
-    """A label glued to the value before it ("…Your messageTo", as Yahoo runs fields together)
-    is read by the known label it ends with; a one-letter one ("A", "À") only standing apart."""
+    """A label read with the value's last word before it ("il tuo messaggio a") is the known
+    label it ends with."""
     if label in _RECIPIENT_LABELS or label in _SENDER_LABELS:
         return label
-    words = label.split()
-    if words[-1] in _RECIPIENT_LABELS or words[-1] in _SENDER_LABELS:
-        return words[-1]  # "Il tuo messaggio A:": a value's last word before a label of one word
-    if len(words) == 2:  # the value's last word with the label glued on
-        for known in _KNOWN:
-            if len(known) > 1 and words[-1].endswith(known) and len(words[-1]) > len(known):
-                return known
-    return label
+    last = label.rsplit(" ", 1)[-1]
+    return last if last in _RECIPIENT_LABELS or last in _SENDER_LABELS else label
+
+
+def unglue(text: str) -> str:
+    """``text`` with a space before each known label glued to the value before it, as Yahoo runs
+    fields together ("…Your messageTo: …", "…UTC+1Von: …"): told by the case change, a lower-case
+    letter or digit then the label's capital (so an invented label ending in "to" stays whole)."""
+    return _GLUED.sub(" ", text) if ":" in text or "：" in text else text
 
 
 def _in_list(flat: str, field: _Field, lo: int) -> bool:

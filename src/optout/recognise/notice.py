@@ -132,7 +132,7 @@ def judge_by_evidence(subject: str, text: str, *, seller_side: Collection[str] =
     nearest header block above it (``evidence.sender_before``) stands for its sender, and must be
     an address Amazon sends notices from. Stretches under the same block are one notice; each
     notice's order ID and buyer are looked for only between its block and the next one's."""
-    flat = _normalise(text)
+    flat = _normalise(evidence.unglue(text))
     stretches = _stretches(flat)
     found = [(evidence.sender_before(flat, stretch[3], seller_side=seller_side,
                                      floor=stretches[index - 1][3] if index else 0), stretch)
@@ -258,6 +258,7 @@ def _stretch(flat: str, language: Language, anchor: int) -> tuple[str, int, int,
 
 # Placeholder order IDs that help pages and newsletters print, and what frames a quoted example.
 _PLACEHOLDER = re.compile(r"(\d)\1\1-\1{7}-\1{7}|123-1234567-1234567|123-4567890-1234567|012-3456789-0123456")
+_SENTENCE_END = re.compile(r"[.!?。！？](?=\s)|\n\n")
 _EXAMPLE_WORDS = tuple(_DATA["examples"]["framing"])
 
 
@@ -272,14 +273,23 @@ def _example(flat: str, anchor: int, order_id: str) -> str | None:
         before = flat[max(0, where - 160):where]
         if any(word in before for word in _EXAMPLE_WORDS):
             return "framed as an example"
-    if _opened_quote(flat[max(0, anchor - 24):anchor]):
+    if _opened_quote(_sentence_before(flat, min(anchor, at) if at >= 0 else anchor)):
         return "the sentence is quoted"
     return None
 
 
+def _sentence_before(flat: str, at: int) -> str:
+    """The text from the start of the sentence holding ``at`` up to it (at most 300 characters):
+    a quotation that opens there and is still open at ``at`` quotes the sentence. (German puts
+    the order ID, and the wording after it, a long way into its sentence.)"""
+    lo = max(0, at - 300)
+    ends = [m.end() for m in _SENTENCE_END.finditer(flat, lo, at)]
+    return flat[ends[-1] if ends else lo:at]
+
+
 def _opened_quote(before: str) -> bool:
     """Does a quotation opened in ``before`` stay open up to the wording?"""
-    if before.count('"') % 2:
+    if before.count('"') % 2 or before.count("'") % 2 and re.search(r"(?:^|\s)'", before):
         return True
     for opening, closing in (("“", "”"), ("„", "“"), ("«", "»"), ("「", "」"), ("『", "』")):
         at = before.rfind(opening)
