@@ -99,6 +99,23 @@ def database_url(
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def spare_postgres() -> Iterator[str]:
+    """The URL of a second, empty PostgreSQL database (no schema), dropped afterwards: a target
+    to restore or move into."""
+    if not PG_URL:
+        unavailable("PostgreSQL", "`apt-get install postgresql`, then set "
+                    "OPTOUT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test")
+    import psycopg
+
+    name = f"optout_s_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{_admin_url().rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _upgrade() -> None:
     from optout.config import load_settings
     from optout.store import db

@@ -10,7 +10,7 @@ from pathlib import Path
 import mail
 
 KEYS = ["source", "kind", "order_id", "buyer_email", "marketplace", "language",
-        "confirmation_code", "forwarded_by", "how", "reason"]
+        "confirmation_code", "forwarded_by", "how", "part", "reason"]
 
 
 def _json_lines(text: str) -> list[dict]:

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from optout.cli import (
     accounts,
+    backup,
     db,
     entries,
     export,
@@ -88,6 +89,8 @@ app.command("ingest")(parse.ingest)
 app.command("serve")(serve.serve)
 app.command("export")(export.export)
 app.command("purge")(export.purge)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 
 
 def main() -> None:

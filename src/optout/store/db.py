@@ -228,14 +228,23 @@ def ensure_schema(eng: Engine, settings: Settings) -> None:
 
 def upgrade(eng: Engine) -> None:
     """Run the Alembic migrations shipped inside the package up to head."""
+    migrate(eng, "head")
+
+
+def migrate(eng: Engine, revision: str) -> None:
+    """Bring the schema to ``revision`` (up or down): a restore loads a backup at its own schema."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    current = current_revision(eng)
     with eng.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        if revision != "head" and current is not None and current > revision:
+            command.downgrade(cfg, revision)
+        else:
+            command.upgrade(cfg, revision)
 
 
 def no_database(path: Path) -> OptoutError:

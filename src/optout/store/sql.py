@@ -151,3 +151,37 @@ def run(cursor: Any, dialect: str, sql: str, params: Any = ()) -> Any:
     """Execute ``sql`` (written with ``?``) on a DB-API cursor; the cursor."""
     cursor.execute(marks(sql, dialect), params)
     return cursor
+
+
+# --- backup and restore (store/snapshot.py) -------------------------------------------------------
+
+# One snapshot for the whole backup: SQLite's WAL reader sees the database as of its first read;
+# PostgreSQL's REPEATABLE READ as of its first statement. Neither makes a writer wait.
+SNAPSHOT_BEGIN = {"sqlite": "BEGIN", "postgresql": "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}
+# COPY's text as the backup format expects it, whatever the server's defaults
+SNAPSHOT_SETTINGS = {"sqlite": (), "postgresql": ("SET LOCAL bytea_output = 'hex'", "SET LOCAL DateStyle = 'ISO, YMD'",
+                                                  "SET LOCAL extra_float_digits = 3")}
+ANY_ROW = 'SELECT 1 FROM "{table}" LIMIT 1'
+# after COPY wrote the IDs, the next ID a table hands out comes after them
+SEQUENCE_AFTER_RESTORE = ("SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                          'COALESCE(MAX(id), 0) + 1, false) FROM "{table}"')
+ANALYZE_ALL = "ANALYZE"
+# the indexes a restore into SQLite drops and builds again: those a CREATE INDEX made (a UNIQUE
+# constraint's own index has no SQL, and stays)
+SQLITE_PLAIN_INDEXES = "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+
+
+def drop_index(create: str) -> str:
+    """``DROP INDEX name`` for a ``CREATE [UNIQUE] INDEX name ON …`` statement."""
+    name = create.split(" ON ", 1)[0].split()[-1]
+    return f"DROP INDEX {name}"
+
+
+def insert_all(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
+
+
+def copy_in(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'COPY "{table}" ({names}) FROM STDIN'
