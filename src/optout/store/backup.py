@@ -193,7 +193,14 @@ def _reason(exc: BaseException) -> str:
 def header(path: str) -> dict[str, Any]:
     with gzip.open(path, "rb") as stream:
         stream.read(len(MAGIC))
-        head: dict[str, Any] = json.loads(stream.readline())
+        try:
+            head: dict[str, Any] = json.loads(stream.readline())
+            shapes = [(t["name"], t["columns"], t["types"]) for t in head["tables"]]
+            schema, engine = str(head["schema"]), str(head["engine"])
+        except (ValueError, KeyError, TypeError):
+            raise Damaged(f"{path} has a damaged header") from None
+    if not shapes or engine not in ("sqlite", "postgresql") or not schema:
+        raise Damaged(f"{path} has a damaged header")
     return head
 
 
@@ -247,28 +254,41 @@ class _Blocks:
 
 
 def sqlite_values(table: Table, block: bytes, *, origin: str) -> list[list[Any]]:
-    """The rows of a COPY text block as values SQLite stores (as SQLAlchemy writes them).
-
-    Most values go in as the text they are: SQLite's column affinity stores "42" in an INTEGER
-    column as 42. Only NULLs, escapes, bytes, and (from PostgreSQL) booleans and timestamps are
-    converted, each only where it occurs: a restore spends its time in SQLite, not here."""
+    """The rows of a COPY text block as parameters of ``sqlite_insert``: fields as they are,
+    but escapes, bytes and (from PostgreSQL) timestamps, each converted only where it occurs.
+    NULLs and booleans are left for the statement: a restore spends its time in SQLite, not here."""
     special = [(i, _FROM_TEXT[kind]) for i, kind in enumerate(table.types)
-               if kind in ("bytes", "bool") or (origin != "sqlite" and kind == "datetime")]
+               if kind == "bytes" or (origin != "sqlite" and kind == "datetime")]
     texts = [i for i, kind in enumerate(table.types) if kind == "text"]
     rows = []
     for line in block.decode("utf-8", "surrogateescape").split("\n"):
         if not line:
             continue
-        fields: list[Any] = [None if f == "\\N" else f for f in line.split("\t")]
+        fields: list[Any] = line.split("\t")
         if "\\" in line and line.count("\\") != line.count("\\N"):  # an escape, or bytes
             for i in texts:
-                if fields[i] is not None and "\\" in fields[i]:
+                if fields[i] != "\\N" and "\\" in fields[i]:
                     fields[i] = _from_text(fields[i])
         for i, convert in special:
-            if fields[i] is not None:
-                fields[i] = convert(fields[i])
+            fields[i] = convert(fields[i])
         rows.append(fields)
     return rows
+
+
+def sqlite_insert(table: Table) -> str:
+    """The INSERT that takes ``sqlite_values``' rows: ``\\N`` is NULL, a boolean's ``t``/``1`` is 1
+    (SQLite's column affinity makes "42" the integer 42 by itself)."""
+    values = [f"CASE ?{n} WHEN '\\N' THEN NULL WHEN 't' THEN 1 WHEN 'true' THEN 1 WHEN '1' THEN 1 ELSE 0 END"
+              if kind == "bool" else f"NULLIF(?{n}, '\\N')"
+              for n, kind in enumerate(table.types, 1)]
+    names = ", ".join(f'"{c}"' for c in table.columns)
+    return f'INSERT INTO "{_plain(table.name)}" ({names}) VALUES ({", ".join(values)})'
+
+
+def _plain(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise Damaged(f"unexpected table name in a backup: {name!r}")
+    return name
 
 
 _UNESCAPE = re.compile(r"\\(.)")
@@ -292,7 +312,7 @@ def _from_datetime(value: str) -> str | None:
     return f"{whole}.{fraction:0<6}"
 
 
-_FROM_TEXT: dict[str, Callable[[str], Any]] = {
+_FROM_TEXT: dict[str, Callable[[str], Any]] = {  # each takes \\N for NULL
     "int": lambda v: None if v == "\\N" else int(v),
     "float": lambda v: None if v == "\\N" else float(v),
     "bool": lambda v: None if v == "\\N" else int(v in ("t", "1", "true")),

@@ -166,6 +166,19 @@ ANY_ROW = 'SELECT 1 FROM "{table}" LIMIT 1'
 SEQUENCE_AFTER_RESTORE = ("SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                           'COALESCE(MAX(id), 0) + 1, false) FROM "{table}"')
 ANALYZE_ALL = "ANALYZE"
+# What a restore into PostgreSQL drops and makes again after loading: each unique constraint but
+# the primary keys, and each index no constraint owns; (table, name, drop, create) each.
+PG_REBUILT_AFTER_RESTORE = """
+SELECT c.conrelid::regclass::text, c.conname,
+       format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
+       format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid))
+  FROM pg_constraint c WHERE c.contype = 'u' AND c.connamespace = current_schema()::regnamespace
+UNION ALL
+SELECT i.tablename, i.indexname, format('DROP INDEX %I', i.indexname), i.indexdef
+  FROM pg_indexes i WHERE i.schemaname = current_schema()
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname
+                   AND c.connamespace = current_schema()::regnamespace)
+"""
 # the indexes a restore into SQLite drops and builds again: those a CREATE INDEX made (a UNIQUE
 # constraint's own index has no SQL, and stays)
 SQLITE_PLAIN_INDEXES = "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
@@ -175,11 +188,6 @@ def drop_index(create: str) -> str:
     """``DROP INDEX name`` for a ``CREATE [UNIQUE] INDEX name ON …`` statement."""
     name = create.split(" ON ", 1)[0].split()[-1]
     return f"DROP INDEX {name}"
-
-
-def insert_all(table: str, columns: tuple[str, ...]) -> str:
-    names = ", ".join(f'"{c}"' for c in columns)
-    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
 
 
 def copy_in(table: str, columns: tuple[str, ...]) -> str:
