@@ -17,7 +17,8 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 OPTOUT = Path(sys.executable).with_name("optout")
 
 
-UNITS = ["optout.service", "optout-http.service", "optout-export.service", "optout-export.timer"]
+UNITS = ["optout.service", "optout-http.service", "optout-export.service", "optout-export.timer",
+         "optout-backup.service", "optout-backup.timer"]
 
 
 @pytest.mark.parametrize("unit", UNITS)

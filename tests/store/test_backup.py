@@ -238,3 +238,35 @@ def test_an_older_schema_restores_and_is_migrated(cli, taken, tmp_path, monkeypa
     eng = db.writer(load_settings())
     assert db.current_revision(eng) == db.SCHEMA_REVISION
     eng.dispose()
+
+
+def test_the_nightly_unit_writes_a_dated_backup_and_drops_old_ones(cli, account, tmp_path) -> None:
+    """deploy/systemd/optout-backup.service's commands, as systemd would run them (its %% and
+    ${…} expanded): a dated, checksummed backup readable by its owner alone; older ones past
+    BACKUP_KEEP_DAYS are deleted, newer ones kept."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    unit = (Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "optout-backup.service").read_text()
+    env = {**os.environ, "BACKUP_DIR": str(tmp_path / "backups"), "BACKUP_KEEP_DAYS": "14"}
+    old = tmp_path / "backups" / "optout-20200101T000000Z.backup"
+    recent = tmp_path / "backups" / "optout-20991231T000000Z.backup"
+    for key in ("ExecStartPre", "ExecStart", "ExecStartPost"):
+        line = next(x for x in unit.splitlines() if x.startswith(key + "="))[len(key) + 1:]
+        line = line.replace("%%", "%").replace("/opt/optout/venv/bin/optout", str(Path(sys.executable).with_name("optout")))
+        for name in ("BACKUP_DIR", "BACKUP_KEEP_DAYS"):
+            line = line.replace("${" + name + "}", env[name])
+        done = subprocess.run(shlex.split(line), env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (key, done.stderr)
+        if key == "ExecStartPre":
+            for path in (old, recent):
+                path.write_bytes(b"")
+            os.utime(old, (0, 0))
+    made = [p for p in (tmp_path / "backups").iterdir() if p not in (old, recent)]
+    assert len(made) == 1 and not old.exists() and recent.exists()
+    assert made[0].stat().st_mode & 0o077 == 0
+    from optout.store import backup
+
+    assert backup.verify(str(made[0]))["rows"]["account"] == 1

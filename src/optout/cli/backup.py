@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -29,7 +30,8 @@ def backup(
         else:
             partial = Path(file + ".partial")  # a backup cut short never stands under the real name
             try:
-                with partial.open("wb") as out:
+                # readable by its owner alone: it holds API key hashes and raw mail
+                with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
                     rows = snapshot.take(cfg, out, advance=advance)
                 partial.replace(file)
             finally:
