@@ -307,3 +307,65 @@ def test_a_german_newsletter_quoting_the_notice_is_not_listed(name, forwarded) -
         raw = mail.as_bytes(msg)
     result = parse(raw)
     assert result.kind == "other", result.reason
+
+
+# Header blocks as clients write them in many interface languages, each with a colleague in copy
+# (under a label the catalogue may lack), and helpdesk and signed layouts. {a}: the sender's
+# address, {t}: the notice, {q}/{qq}: the notice quoted once or twice.
+CLIENT_BLOCKS = {
+ "gorgias": "Hi team\n\nOn Tue, Mar 3, 2026 at 9:14 AM Amazon <{a}> wrote:\n> {q}",
+ "edesk": "Forwarded from eDesk\n\nFrom: Amazon Seller Central <{a}>\nSent: 03/03/2026 09:14\nTo: orders@seller-shop.example\nSubject: Your message to a buyer could not be delivered\n\n{t}",
+ "helpscout": "Conversation #1234 forwarded by Sam\n\n---------- Forwarded message ---------\nFrom: Amazon <{a}>\nDate: Tue, Mar 3, 2026 at 9:14 AM\nSubject: Your message\nTo: <orders@seller-shop.example>\n\n{t}",
+ "freshdesk": "Please process.\n\nForwarded message:\n\nFrom: Amazon Seller Central <{a}>\nDate: 3 March 2026 09:14\nSubject: Your message\nTo: orders@seller-shop.example\n\n{t}",
+ "zendesk-html-plain": "Amazon Seller Central ({a})\nMar 3, 2026, 09:14 GMT+1\n\n{t}",
+ "outlook-fr": "Voir ci-dessous\n\n________________________________\nDe : Amazon <{a}>\nEnvoyé : mardi 3 mars 2026 09:14\nÀ : Sam <sam@seller-shop.example>\nCc : Compta <compta@other-co.example>\nObjet : Votre message\n\n{t}",
+ "outlook-nl-cc-first": "Zie hieronder\n\nVan: Amazon <{a}>\nVerzonden: dinsdag 3 maart 2026 09:14\nAan: Sam <sam@seller-shop.example>\nCC: Boekhouding <bh@other-co.example>\nOnderwerp: Uw bericht\n\n{t}",
+ "thunderbird": "-------- Forwarded Message --------\nSubject: \tYour message to a buyer could not be delivered\nDate: \tTue, 3 Mar 2026 09:14:02 +0000\nFrom: \tAmazon <{a}>\nTo: \tsam@seller-shop.example\n\n\n\n{t}",
+ "thunderbird-de": "-------- Weitergeleitete Nachricht --------\nBetreff: \tIhre Nachricht\nDatum: \tTue, 3 Mar 2026 09:14:02 +0000\nVon: \tAmazon <{a}>\nAn: \tsam@seller-shop.example\nKopie (CC): \tjo@other-co.example\n\n\n\n{t}",
+ "apple": "Begin forwarded message:\n\n> From: Amazon <{a}>\n> Subject: Your message\n> Date: 3 March 2026 at 09:14:02 GMT\n> To: sam@seller-shop.example\n> Cc: jo@other-co.example\n> \n> {q}",
+ "apple-de": "Anfang der weitergeleiteten Nachricht:\n\n> Von: Amazon <{a}>\n> Betreff: Ihre Nachricht\n> Datum: 3. März 2026 um 09:14:02 MEZ\n> An: sam@seller-shop.example\n> Kopie: jo@other-co.example\n> \n> {q}",
+ "gmail-ja": "---------- Forwarded message ---------\n差出人: Amazon <{a}>\nDate: 2026年3月3日(火) 9:14\nSubject: メッセージ\nTo: <sam@seller-shop.example>\nCc: <jo@other-co.example>\n\n{t}",
+ "outlook-mobile": "Get Outlook for iOS\n________________________________\nFrom: Amazon <{a}>\nSent: Tuesday, March 3, 2026 9:14:02 AM\nTo: Sam <sam@seller-shop.example>\nSubject: Your message\n\n{t}",
+ "pgp-inline": "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nFYI\n\n- ---------- Forwarded message ---------\nFrom: Amazon <{a}>\nDate: Tue, Mar 3, 2026\nTo: <sam@seller-shop.example>\n\n{t}\n-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----",
+ "quoted-twice": "> > From: Amazon <{a}>\n> > Date: Tue, Mar 3, 2026\n> > To: <sam@seller-shop.example>\n> >\n> > {qq}",
+ "reply-chain-cc-unknown-lang": "Hei\n\n---- Välitetty viesti ----\nLähettäjä: Amazon <{a}>\nPäiväys: 3.3.2026 9.14\nVastaanottaja: sam@seller-shop.example\nKopio: jo@other-co.example\nAihe: Viesti\n\n{t}",
+ "outlook-ru": "-----Original Message-----\nОт: Amazon <{a}>\nОтправлено: 3 марта 2026 г. 9:14\nКому: sam@seller-shop.example\nКопия: jo@other-co.example\nТема: Сообщение\n\n{t}",
+ "outlook-pt-br": "De: Amazon <{a}>\nEnviado: terça-feira, 3 de março de 2026 09:14\nPara: sam@seller-shop.example\nCc: jo@other-co.example\nAssunto: Mensagem\n\n{t}",
+ "outlook-tr": "Kimden: Amazon <{a}>\nGönderildi: 3 Mart 2026 Salı 09:14\nKime: sam@seller-shop.example\nBilgi: jo@other-co.example\nKonu: Mesaj\n\n{t}",
+ "outlook-cs": "Od: Amazon <{a}>\nOdesláno: úterý 3. března 2026 9:14\nKomu: sam@seller-shop.example\nKopie: jo@other-co.example\nPředmět: Zpráva\n\n{t}",
+ "outlook-ar": "من: Amazon <{a}>\nتاريخ الإرسال: 3 مارس 2026 09:14\nإلى: sam@seller-shop.example\nنسخة: jo@other-co.example\nالموضوع: رسالة\n\n{t}",
+ "outlook-ko": "보낸 사람: Amazon <{a}>\n보낸 날짜: 2026년 3월 3일 화요일 오전 9:14\n받는 사람: sam@seller-shop.example\n참조: jo@other-co.example\n제목: 메시지\n\n{t}",
+ "outlook-zh": "发件人: Amazon <{a}>\n发送时间: 2026年3月3日 9:14\n收件人: sam@seller-shop.example\n抄送: jo@other-co.example\n主题: 消息\n\n{t}",
+ "outlook-el": "Από: Amazon <{a}>\nΣτάλθηκε: Τρίτη, 3 Μαρτίου 2026 9:14 πμ\nΠρος: sam@seller-shop.example\nΚοιν.: jo@other-co.example\nΘέμα: Μήνυμα\n\n{t}",
+ "outlook-he": "מאת: Amazon <{a}>\nנשלח: יום שלישי 3 מרץ 2026 09:14\nאל: sam@seller-shop.example\nעותק: jo@other-co.example\nנושא: הודעה\n\n{t}",
+ "outlook-ja": "差出人: Amazon <{a}>\n送信日時: 2026年3月3日 9:14\n宛先: sam@seller-shop.example\nCC: jo@other-co.example\n件名: メッセージ\n\n{t}",
+ "outlook-hu": "Feladó: Amazon <{a}>\nElküldve: 2026. március 3., kedd 9:14\nCímzett: sam@seller-shop.example\nMásolatot kap: jo@other-co.example\nTárgy: Üzenet\n\n{t}",
+ "outlook-ro": "De la: Amazon <{a}>\nTrimis: marți, 3 martie 2026 09:14\nCătre: sam@seller-shop.example\nCc: jo@other-co.example\nSubiect: Mesaj\n\n{t}",
+ "outlook-vi": "Từ: Amazon <{a}>\nĐã gửi: Thứ Ba, 3 tháng 3, 2026 9:14\nĐến: sam@seller-shop.example\nCc: jo@other-co.example\nChủ đề: Tin nhắn\n\n{t}",
+ "outlook-th": "จาก: Amazon <{a}>\nส่ง: 3 มีนาคม 2026 9:14\nถึง: sam@seller-shop.example\nสำเนาถึง: jo@other-co.example\nเรื่อง: ข้อความ\n\n{t}",
+ "outlook-id": "Dari: Amazon <{a}>\nTerkirim: Selasa, 3 Maret 2026 09:14\nKepada: sam@seller-shop.example\nTembusan: jo@other-co.example\nSubjek: Pesan\n\n{t}",
+ "outlook-uk": "Від: Amazon <{a}>\nНадіслано: 3 березня 2026 р. 9:14\nКому: sam@seller-shop.example\nКопія: jo@other-co.example\nТема: Повідомлення\n\n{t}",
+ "outlook-lt": "Nuo: Amazon <{a}>\nIšsiųsta: 2026 m. kovo 3 d. 9:14\nKam: sam@seller-shop.example\nKopija: jo@other-co.example\nTema: Žinutė\n\n{t}",
+ "outlook-et": "Saatja: Amazon <{a}>\nSaadetud: 3. märts 2026 9:14\nAdressaat: sam@seller-shop.example\nKoopia: jo@other-co.example\nTeema: Sõnum\n\n{t}",
+ "outlook-hr": "Šalje: Amazon <{a}>\nPoslano: utorak, 3. ožujka 2026. 9:14\nPrima: sam@seller-shop.example\nKopija: jo@other-co.example\nPredmet: Poruka\n\n{t}",
+ "outlook-sl": "Pošiljatelj: Amazon <{a}>\nPoslano: torek, 3. marec 2026 9:14\nPrejemnik: sam@seller-shop.example\nKp: jo@other-co.example\nZadeva: Sporočilo\n\n{t}",
+ "outlook-lv": "No: Amazon <{a}>\nNosūtīts: otrdiena, 2026. gada 3. martā 9:14\nKam: sam@seller-shop.example\nKopija: jo@other-co.example\nTēma: Ziņa\n\n{t}",
+ "outlook-ca": "De: Amazon <{a}>\nEnviat el: dimarts, 3 de març de 2026 9:14\nPer a: sam@seller-shop.example\nA/c: jo@other-co.example\nTema: Missatge\n\n{t}",
+ "outlook-is": "Frá: Amazon <{a}>\nSent: þriðjudagur, 3. mars 2026 09:14\nTil: sam@seller-shop.example\nAfrit: jo@other-co.example\nEfni: Skilaboð\n\n{t}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLIENT_BLOCKS))
+def test_client_blocks_in_many_languages_and_their_twins(name) -> None:
+    """Listed from Amazon; `other` from a look-alike; `other` when a colleague sent it with
+    Amazon only in copy."""
+    shape = CLIENT_BLOCKS[name]
+    text = mail.body("en", ORDER)
+    filled = {"t": text, "q": text.replace("\n", "\n> "), "qq": text.replace("\n", "\n> > ")}
+    result = parse(_forward(shape.format(a="auto-communication@amazon.com", **filled)))
+    assert result.kind == "optout_notice" and result.order_id == ORDER, result.reason
+    assert parse(_forward(shape.format(a=LOOKALIKE, **filled))).kind == "other"
+    if "jo@other-co.example" in shape:
+        swapped = shape.replace("jo@other-co.example", "@@").replace("{a}", "jo@other-co.example")
+        swapped = swapped.replace("@@", "auto-communication@amazon.com")
+        assert parse(_forward(swapped.format(**filled))).kind == "other"

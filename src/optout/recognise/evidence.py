@@ -34,6 +34,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from optout.recognise.forwards import MARKS
+
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
 _RECIPIENT_LABELS = frozenset(label.lower().rstrip(":") for label in _DATA["forward"]["to"])
 _SENDER_LABELS = frozenset(label.lower().rstrip(":") for label in _DATA["forward"]["from"])
@@ -47,7 +49,7 @@ REACH = 2500  # characters before the wording a forwarded message's sender may s
 BLOCK_GAP = 300  # characters between two addresses of one header block at most (a date, a subject, labels)
 _LABEL_REACH = 80  # how far before an address its field's label may stand (a display name between)
 # a field's label: the last word (or two) before a colon, glued to what precedes it or not
-_LABEL = re.compile(r"([^\W\d_][\w'’.-]{0,30}(?: [^\W\d_][\w'’.-]{0,30})?)[ *_]{0,3}[:：]")
+_LABEL = re.compile(rf"([^\W\d_][\w'’.{MARKS}-]{{0,30}}(?: [^\W\d_][\w'’.{MARKS}-]{{0,30}})?)[ *_]{{0,3}}[:：]")
 _SEPARATOR = re.compile(r"-{4}|_{4}|={4}|—{2}")
 # after an address, a ";" and another address with no label between: the first of a list
 _LIST_GOES_ON = re.compile(r"[>\] ]{0,3};[ \t]{0,4}[^:：;@]{0,60}@")

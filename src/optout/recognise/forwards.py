@@ -35,8 +35,11 @@ _FILLER = frozenset({"on", "le", "am", "um", "dne", "den", "op", "il", "el", "em
 
 # A label of one to four words in any script (letters, marks, digits after the first), then a
 # colon. Bounded repetition only, so each line is looked at a fixed number of times.
+# Combining marks are no \w in Python's re, yet Thai, Hindi, Arabic and Hebrew labels carry them
+# ("ส่ง", "प्रेषक"): a label's letters after the first may be one.
+MARKS = "\u0300-\u036f\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0900-\u0903\u093a-\u094f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a"
 _LABEL_LINE = re.compile(
-    r"^[ \t]{0,8}[*_]{0,2}(?P<label>[^\W\d_][\w.'’()-]{0,24}(?:[ \t][\w.'’()-]{1,24}){0,3})[*_]{0,2}[ \t]{0,4}"
+    rf"^[ \t]{{0,8}}[*_]{{0,2}}(?P<label>[^\W\d_][\w.'’(){MARKS}-]{{0,24}}(?:[ \t][\w.'’(){MARKS}-]{{1,24}}){{0,3}})[*_]{{0,2}}[ \t]{{0,4}}"
     r"[:：][*_]{0,2}[ \t]{0,8}(?P<value>[^\n]{0,2000})$", re.MULTILINE)
 _QUOTE = re.compile(r"^(?:[ \t]{0,8}>)+[ \t]?", re.MULTILINE)
 _DATE = re.compile(r"\d{1,4}[-/.年]\d{1,2}|\d{1,2}:\d{2}|\b(?:19|20)\d{2}\b")
