@@ -74,7 +74,8 @@ def test_a_dead_link_offers_a_new_one(site, browser) -> None:
 
 
 def test_the_icon_and_the_api_docs_work_offline(site, browser) -> None:
-    """/favicon.ico answers; /docs renders Swagger UI from this server alone."""
+    """/favicon.ico answers; /docs renders Swagger UI and /redoc ReDoc from this server alone:
+    nothing they ask of elsewhere is fetched."""
     outside: list[str] = []
     browser.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site.base) else None)
     icon = browser.request.get(site.base + "/favicon.ico")
@@ -83,3 +84,15 @@ def test_the_icon_and_the_api_docs_work_offline(site, browser) -> None:
     browser.locator(".opblock-summary-path", has_text="/v1/check").first.wait_for()
     assert not outside
     shot(browser, "api-docs-offline")
+    # ReDoc's bundle asks for the Redocly logo from its CDN: the docs' policy keeps it in the page
+    mine = (site.base, "blob:" + site.base)
+    answered: list[str] = []
+    failed: list[str] = []
+    browser.on("response", lambda r: answered.append(r.url) if not r.url.startswith(mine) else None)
+    browser.on("requestfailed", lambda r: failed.append(r.failure or "") if not r.url.startswith(mine) else None)
+    shown = browser.goto(site.base + "/redoc")
+    assert "img-src 'self'" in shown.headers["content-security-policy"]
+    browser.get_by_text("Look up a send list").first.wait_for()
+    browser.wait_for_load_state("networkidle")
+    assert not answered, answered
+    assert failed and all("csp" in why.lower() for why in failed), failed  # stopped by the policy, not by a network that happens to be away

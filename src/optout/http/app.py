@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from optout.config import Settings
 from optout.http import accounts, filtering, health, lists, lookups, metrics, pages, problems, session, signin
 from optout.http.auth import Keys
+from optout.http.docs import DocsPolicy
 from optout.http.fastcheck import FastCheck
 from optout.http.gate import Gate
 from optout.http.store import Store
@@ -39,6 +40,7 @@ def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None)
     pages.install(app)  # after problems: on the pages, an outage is a page rather than a problem document
     app.router.redirect_slashes = False  # its redirect copies the Host header; the gate's is relative
     # the last added runs first: the metrics, then the gate, then the GET fast path
+    app.add_middleware(DocsPolicy)
     app.add_middleware(FastCheck, store=store, keys=keys)
     app.add_middleware(Gate, keys=keys, bulk_limit=cfg.http_max_body)
     metrics.install(app, store)

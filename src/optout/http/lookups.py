@@ -66,8 +66,8 @@ router = APIRouter()
 async def check_get(q: Annotated[list[str], QueryParam(min_length=1, description="A buyer address or an "
                                                        f"order ID; up to {MAX_GET_QUERIES}")],
                     principal: ReadKey, store: StoreDep) -> Response:
-    if len(q) > MAX_GET_QUERIES:
-        raise OptoutError(f"at most {MAX_GET_QUERIES} q parameters; POST /v1/check takes any number")
+    if len(q) > MAX_GET_QUERIES:  # a request that is well-formed but asks too much: 422, as validation says
+        raise HTTPException(422, f"at most {MAX_GET_QUERIES} q parameters; POST /v1/check takes any number")
     queries = [parse_query(raw) for raw in q]
     lines = await check_lines(store, queries, principal.sees)
     # written out, not through FastAPI's encoder: the same text `optout check --json` prints
