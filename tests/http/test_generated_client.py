@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,15 @@ def test_a_generated_client_works_against_the_server(cli, web, tmp_path: Path) -
         assert written.listed and written.new
         page = changes_get.sync(client=authed, limit=100)
         assert {c.normalised for c in page.changes} >= {LISTED[0], LISTED[1], "new@example.com"}
+        # POST /v1/check answers in JSON lines: each line reads as the declared Answer or LineError
+        from optout_generated.models import Answer, LineError
+
+        lines = client.post("/v1/check", content=f"{LISTED[0]}\nnot a query\n", headers={
+            "Authorization": f"Bearer {key}", "Content-Type": "text/plain"}).text.splitlines()
+        line = Answer.from_dict(json.loads(lines[0]))
+        assert line.listed and line.kind.value == "order" and line.first_seen.year >= 2026
+        refused = LineError.from_dict(json.loads(lines[1]))
+        assert refused.query == "not a query" and refused.error
         anonymous = stack.enter_context(package.Client(base_url=str(client.base_url)))
         refused = check_get.sync(client=anonymous, q=[LISTED[0]])
         assert isinstance(refused, Problem) and refused.status == 401

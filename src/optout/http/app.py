@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from optout.config import Settings
 from optout.http import accounts, filtering, health, lists, lookups, metrics, pages, problems, session, signin
 from optout.http.auth import Keys
-from optout.http.docs import DocsPolicy
+from optout.http.docs import DocsPolicy, document
 from optout.http.fastcheck import FastCheck
 from optout.http.gate import Gate
 from optout.http.store import Store
@@ -46,6 +46,7 @@ def create_app(cfg: Settings, *, worker_alive: Callable[[], bool] | None = None)
     metrics.install(app, store)
     for module in (lookups, filtering, lists, accounts, health, signin, pages):
         app.include_router(module.router)
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]  # FastAPI's documented way to extend it
     return app
 
 

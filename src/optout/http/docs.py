@@ -31,3 +31,16 @@ class DocsPolicy:
             await send(message)
 
         await self.app(scope, receive, with_policy)
+
+
+def document(app: Any) -> dict[str, Any]:
+    """The OpenAPI document as FastAPI makes it, with the models that only JSON lines carry
+    (and so no route's response_model names) added to its components."""
+    if app.openapi_schema:
+        return dict(app.openapi_schema)
+    from optout.http.lookups import LineError
+
+    schema: dict[str, Any] = type(app).openapi(app)  # FastAPI's own, which it keeps in app.openapi_schema
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["LineError"] = LineError.model_json_schema(ref_template="#/components/schemas/{model}")
+    return schema

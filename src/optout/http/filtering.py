@@ -32,9 +32,16 @@ from optout.http.store import Store
 
 router = APIRouter()
 KINDS = ("text/plain", "text/csv", "application/json")
+_COUNT = {"type": "integer", "minimum": 0}
 FILTERED: dict[int | str, dict[str, object]] = {200: {
-    "description": "The rows that may be sent, as they came; headers Optout-Kept, Optout-Suppressed, "
-                   "Optout-Invalid and Optout-Invalid-Rows (dropped or kept) say what became of the rest",
+    "description": "The rows that may be sent, as they came; the headers say what became of the rest",
+    "headers": {
+        "Optout-Kept": {"description": "Rows passed on: not listed", "schema": _COUNT},
+        "Optout-Suppressed": {"description": "Rows left out: listed (by order ID or buyer address)", "schema": _COUNT},
+        "Optout-Invalid": {"description": "Rows that are neither an address nor an order ID", "schema": _COUNT},
+        "Optout-Invalid-Rows": {"description": "What became of the invalid rows (?invalid=)",
+                                "schema": {"type": "string", "enum": ["drop", "keep"]}},
+    },
     "content": {"text/plain": {"schema": SEND_LIST}, "text/csv": {"schema": {"type": "string"}},
                 "application/json": {"schema": QUERIES}}}}
 

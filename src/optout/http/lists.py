@@ -79,8 +79,16 @@ class ChangesPage(BaseModel):
 router = APIRouter()
 
 
+CHANGES = """Keep a copy of the list in step: page through everything from the start (no `since`),
+then poll with `since` set to the last page's `next`, an opaque cursor (an ISO 8601 time works
+too). `more: true` means ask again at once. A change appears only once it is `changes_settle`
+seconds old (60 by default): a writer's transaction that began earlier but committed later
+cannot then slip in behind a cursor already handed out. Entries removed or past `expire_days`
+come as changes too, with their status."""
+
+
 @router.get("/v1/changes", summary="Entries listed, removed or expired since a cursor, oldest first",
-            response_model=ChangesPage, responses=problems.documented(400, 401, 403, 422, 503))
+            description=CHANGES, response_model=ChangesPage, responses=problems.documented(400, 401, 403, 422, 503))
 def changes_get(principal: ReadKey, store: StoreDep,
                 since: Annotated[str | None, QueryParam(description="The `next` of the last page, or an "
                                                         "ISO 8601 time; none: from the start")] = None,

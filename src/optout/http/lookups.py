@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("optout.http")
 MAX_GET_QUERIES = 100
 LOOP_BATCH = 500  # queries a step of the event loop parses and renders: well under 50 ms
-NDJSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
 class Answer(BaseModel):
     """What `optout check --json` prints for one query; the evidence only for a known entry."""
 
@@ -56,6 +55,22 @@ class Answer(BaseModel):
 
 class Results(BaseModel):
     results: list[Answer]
+
+
+class LineError(BaseModel):
+    """A line of POST /v1/check for a query that is neither an address nor an order ID, or the
+    last line when the answer breaks off (then without ``query``: send the rest again)."""
+
+    query: str | None = Field(None, description="The query as sent")
+    error: str = Field(description="Why it could not be checked")
+
+
+# POST /v1/check answers in JSON lines: each line an Answer, or a LineError (http/docs.py puts
+# both models in the document; OpenAPI 3.1 has no way to say "a stream of" but this)
+LINE = {"oneOf": [{"$ref": "#/components/schemas/Answer"}, {"$ref": "#/components/schemas/LineError"}]}
+NDJSON: dict[int | str, dict[str, Any]] = {200: {
+    "description": "One JSON object a line, in the order of the queries: an Answer, or a LineError",
+    "content": {"application/x-ndjson": {"schema": LINE}}}}
 
 
 router = APIRouter()
