@@ -93,7 +93,7 @@ def _load_sqlite(eng: Engine, path: str, origin: str, advance: Advance) -> None:
     raw = eng.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: the unique indexes stay in memory longer
+        cursor.execute("PRAGMA cache_size=-32768")  # 32 MB, for the unique indexes and the sorts that build the others
         # A rollback journal while loading: the database is new, so its pages need no journal,
         # where WAL would write each of them twice (to the log, then to the file)
         cursor.execute("PRAGMA journal_mode=DELETE")
