@@ -170,6 +170,18 @@ def test_filter_drops_listed_rows_plain_and_csv(cli, tmp_path: Path) -> None:
     assert cli("filter", "--column", "nope", "--input", str(send)).exit_code == 2
 
 
+def test_filter_checks_several_columns(cli, tmp_path: Path) -> None:
+    """--column given twice: a row goes if any of its values is listed, as /v1/filter does."""
+    cli("add", "112-4455667-7788990", "--reason", "r")
+    send = tmp_path / "send.csv"
+    send.write_text("email,order\nok@example.com,112-4455667-7788990\nok2@example.com,113-0000000-0000001\n")
+    both = cli("filter", "--column", "email", "--column", "order", "--input", str(send))
+    assert both.exit_code == 0 and both.stdout == "email,order\nok2@example.com,113-0000000-0000001\n"
+    assert "suppressed 1" in both.stderr
+    refused = cli("filter", "--column", "email", "--column", "nope", "--input", str(send))
+    assert refused.exit_code == 2 and "nope" in refused.stderr
+
+
 def test_stats_counts(cli, account) -> None:
     """stats --json counts listed and removed entries, reports and accounts."""
     cli("add", "a@example.com", "--reason", "r")

@@ -51,6 +51,24 @@ def test_filter_csv_passes_rows_through_untouched(cli, web) -> None:
     assert "email" in missing["detail"]  # the columns it does have
 
 
+def test_filter_checks_a_row_by_order_id_and_address_together(cli, web) -> None:
+    """?column= repeated: a row goes if its address or its order ID is listed (most entries are
+    order IDs); empty cells are passed over; a malformed cell makes the row uncheckable."""
+    client, key = web
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "text/csv"}
+    rows = ["email,order", f"fresh@example.org,{LISTED[0]}", f"{LISTED[1]},113-0000000-0000001",
+            "fresh@example.org,113-0000000-0000002", "fresh2@example.org,", ",113-0000000-0000003",
+            "not an address,113-0000000-0000004"]
+    answer = client.post("/v1/filter", params=[("column", "email"), ("column", "order")],
+                         content="\n".join(rows).encode(), headers=auth)
+    assert answer.text == "\n".join([rows[0], rows[3], rows[4], rows[5]]) + "\n", answer.text
+    assert (answer.headers["Optout-Suppressed"], answer.headers["Optout-Invalid"]) == ("2", "1")
+    one = client.post("/v1/filter", params={"column": "email"}, content="\n".join(rows).encode(), headers=auth)
+    assert rows[1] in one.text  # by the address alone, the listed order goes out: why both are checked
+    problem(client.post("/v1/filter", params=[("column", "email"), ("column", "nope")],
+                        content="\n".join(rows).encode(), headers=auth), 422)
+
+
 def test_a_filtered_list_that_breaks_off_is_a_400_not_a_partial_answer(cli, web, serve) -> None:
     """A CSV whose last record never closes its quote, after 3,000 good rows: the list is
     filtered whole before the answer starts, so the caller gets a 400 saying why, never a part of

@@ -60,27 +60,29 @@ def check(
     raise typer.Exit(0 if any_listed else 1)
 
 
-def _rows(stream: TextIO, column: str | None) -> Iterator[tuple[str, str]]:
-    """(the row as written, the value to check) for a plain or CSV send list.
+def _rows(stream: TextIO, columns: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """(the row as written, the values to check) for a plain or CSV send list: a CSV row is
+    checked by each column named.
 
     A CSV header is written straight through before the first row is read.
     """
-    if column is None:
+    if not columns:
         for line in stream:
             if line.strip():
-                yield (line if line.endswith("\n") else line + "\n"), line.strip()
+                yield (line if line.endswith("\n") else line + "\n"), [line.strip()]
         return
     from optout.record.imports import csv_errors
 
     reader = csv.reader(stream)
     with csv_errors(reader):
         header = next(reader, None)
-        if header is None or column not in header:
-            raise OptoutError(f"no column {column!r} in the CSV header")
+        missing = [c for c in columns if header is None or c not in header]
+        if header is None or missing:
+            raise OptoutError(f"no column {missing[0]!r} in the CSV header")
         sys.stdout.write(_csv_line(header))
-        index = header.index(column)
+        indexes = [header.index(column) for column in columns]
         for row in reader:
-            yield _csv_line(row), (row[index] if index < len(row) else "")
+            yield _csv_line(row), [row[i] if i < len(row) else "" for i in indexes]
 
 
 def _csv_line(row: list[str]) -> str:
@@ -93,7 +95,9 @@ def _csv_line(row: list[str]) -> str:
 
 @guarded
 def filter_(
-    column: Annotated[str | None, typer.Option("--column", help="CSV input: the column with the address.")] = None,
+    column: Annotated[list[str] | None, typer.Option("--column", help="CSV input: a column to check (an address or "
+                                                      "an order ID); give it again to check a row by several, "
+                                                      "as --column email --column order_id.")] = None,
     input_path: Annotated[str, typer.Option("--input", "-i", help="Send list to read; - is stdin.")] = "-",
     invalid: Annotated[Invalid, typer.Option(help="A row that is neither an address nor an order ID could not "
                                                   "be checked: drop it (the default) or keep it.")] = Invalid.drop,
@@ -112,7 +116,7 @@ def filter_(
     counts: dict[str, int] = {}
     try:
         with bulk_output():
-            _filter(stream, column, reader, lookup.expiry_cutoff(cfg.expire_days), counts,
+            _filter(stream, column or [], reader, lookup.expiry_cutoff(cfg.expire_days), counts,
                     keep_invalid=invalid is Invalid.keep)
     finally:
         reader.close()
@@ -122,22 +126,22 @@ def filter_(
                f"ID ({'kept' if invalid is Invalid.keep else 'dropped'}) {counts.get('invalid', 0)}", err=True)
 
 
-def _filter(stream: TextIO, column: str | None, reader: Reader, cutoff: str | None, counts: dict[str, int], *,
+def _filter(stream: TextIO, columns: list[str], reader: Reader, cutoff: str | None, counts: dict[str, int], *,
             keep_invalid: bool) -> None:
     from optout.consult import lookup
 
     batch: list[str] = []
-    values: list[str | None] = []
+    values: list[tuple[str, ...]] = []
 
     def flush() -> None:
-        listed = lookup.listed_values(reader, [v for v in values if v], cutoff=cutoff)
+        listed = lookup.listed_values(reader, [v for checked in values for v in checked if v], cutoff=cutoff)
         sys.stdout.writelines(lookup.sendable(batch, values, listed, keep_invalid=keep_invalid, counts=counts))
         batch.clear()
         values.clear()
 
-    for line, raw in _rows(stream, column):
+    for line, raws in _rows(stream, columns):
         batch.append(line)
-        values.append(lookup.value_of(raw))
+        values.append(lookup.row_values(raws))
         if len(batch) >= lookup.BATCH:
             flush()
     flush()

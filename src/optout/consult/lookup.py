@@ -7,7 +7,7 @@ Kept free of SQLAlchemy so that ``optout check`` starts fast; the statements are
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, TypeVar
@@ -216,19 +216,37 @@ class Invalid(str, Enum):
     keep = "keep"
 
 
-def sendable(rows: list[T], values: list[str | None], listed: set[str], *, keep_invalid: bool,
-             counts: dict[str, int]) -> list[T]:
-    """The one rule `optout filter` and `POST /v1/filter` share: a row whose value is listed is
-    suppressed; a row whose value is neither an address nor an order ID could not be checked,
-    so it is dropped too (a typo may hide a listed buyer) unless ``keep_invalid``; the rest are
-    kept. ``counts`` gains kept, suppressed and invalid."""
-    kept = []
-    for row, value in zip(rows, values):
+INVALID = ""  # a row's value that could not be checked: a cell neither an address nor an order ID
+
+
+def row_values(raws: Sequence[str | None]) -> tuple[str, ...]:
+    """The values a send list's row is checked by, one per column named (a buyer's address and
+    an order ID, say): empty cells are passed over; a cell that is neither an address nor an
+    order ID makes the row uncheckable (INVALID), as does a row with nothing to check."""
+    values = []
+    for raw in raws:
+        if raw is None or not raw.strip():
+            continue
+        value = value_of(raw)
         if value is None:
+            return (INVALID,)
+        values.append(value)
+    return tuple(values) or (INVALID,)
+
+
+def sendable(rows: list[T], values: Sequence[tuple[str, ...]], listed: set[str], *, keep_invalid: bool,
+             counts: dict[str, int]) -> list[T]:
+    """The one rule `optout filter` and `POST /v1/filter` share: a row any of whose values is
+    listed is suppressed; a row that could not be checked (``row_values``) is dropped too (a
+    typo may hide a listed buyer) unless ``keep_invalid``; the rest are kept. ``counts`` gains
+    kept, suppressed and invalid."""
+    kept = []
+    for row, checked in zip(rows, values):
+        if INVALID in checked:
             counts["invalid"] = counts.get("invalid", 0) + 1
             if keep_invalid:
                 kept.append(row)
-        elif value in listed:
+        elif any(value in listed for value in checked):
             counts["suppressed"] = counts.get("suppressed", 0) + 1
         else:
             kept.append(row)

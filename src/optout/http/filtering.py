@@ -60,8 +60,10 @@ class Filtered:
                  "text/csv": {"schema": {"type": "string", "description": "CSV with a header; ?column= names "
                                                                           "the column to check"}}}}})
 async def filter_post(request: Request, principal: ReadKey, store: StoreDep,
-                      column: Annotated[str | None, QueryParam(description="CSV: the column with the "
-                                                               "address or order ID")] = None,
+                      column: Annotated[list[str] | None, QueryParam(description="CSV: a column to check (an "
+                                                                     "address or an order ID); repeat it to check "
+                                                                     "each row by several: ?column=email&column="
+                                                                     "order_id")] = None,
                       invalid: Annotated[Invalid, QueryParam(description="A row whose value is neither "
                                                              "an address nor an order ID could not be checked: "
                                                              "drop it (the default, as optout filter does) or "
@@ -70,7 +72,7 @@ async def filter_post(request: Request, principal: ReadKey, store: StoreDep,
     kind = content_type(request, KINDS)
     body = await bodies.spool(request.stream(), lines=kind != "application/json")
     try:
-        done = await run_in_threadpool(_filter_all, store, body, kind, column, invalid is Invalid.keep)
+        done = await run_in_threadpool(_filter_all, store, body, kind, column or [], invalid is Invalid.keep)
     finally:
         body.close()
     counts = done.counts
@@ -87,14 +89,14 @@ def _chunks(out: IO[bytes]) -> Iterator[bytes]:
         out.close()
 
 
-def _filter_all(store: Store, body: IO[bytes], kind: str, column: str | None, keep: bool) -> Filtered:
+def _filter_all(store: Store, body: IO[bytes], kind: str, columns: list[str], keep: bool) -> Filtered:
     """The whole answer, spooled; OptoutError (400) if the body is broken, 422 for a bad column."""
     done = Filtered(tempfile.SpooledTemporaryFile(max_size=bodies.IN_MEMORY))  # noqa: SIM115 (closed by _chunks)
     try:
         if kind == "application/json":
             _json(store, body, done, keep)
         else:
-            _lines(store, body, done, kind, column, keep)
+            _lines(store, body, done, kind, columns, keep)
     except BaseException:
         done.out.close()
         raise
@@ -106,22 +108,22 @@ def _json(store: Store, body: IO[bytes], done: Filtered, keep: bool) -> None:
     done.out.write(b"[")
     first = True
     for batch in _batches(bodies.json_array(body)):
-        for value in _sendable(store, batch, batch, keep, done.counts):
+        for value in _sendable(store, batch, [[raw] for raw in batch], keep, done.counts):
             done.out.write((", " if not first else "").encode() + json.dumps(value, ensure_ascii=False).encode())
             first = False
     done.out.write(b"]")
 
 
-def _lines(store: Store, body: IO[bytes], done: Filtered, kind: str, column: str | None, keep: bool) -> None:
+def _lines(store: Store, body: IO[bytes], done: Filtered, kind: str, columns: list[str], keep: bool) -> None:
     ending = b"\r\n" if body.readline(bodies.LONGEST_ITEM).endswith(b"\r\n") else b"\n"
     body.seek(0)
     if kind == "text/plain":
         records: Iterator[str] = bodies.lines(body)
-        pick: Callable[[list[str]], list[str | None]] = list
+        pick: Callable[[list[str]], list[list[str | None]]] = lambda lines: [[line] for line in lines]
     else:
         records = bodies.csv_records(body)
         header = next(records, None)
-        pick = _column(header or "", column)
+        pick = _columns(header or "", columns)
         done.out.write((header or "").encode() + ending)
     for batch in _batches(records):
         kept = _sendable(store, batch, pick(batch), keep, done.counts)
@@ -139,10 +141,11 @@ def _batches(items: Iterator[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _sendable(store: Store, rows: list[str], raws: Sequence[str | None], keep: bool, counts: dict[str, int]) -> list[str]:
-    values = [lookup.value_of(raw) for raw in raws]
+def _sendable(store: Store, rows: list[str], raws: Sequence[Sequence[str | None]], keep: bool,
+              counts: dict[str, int]) -> list[str]:
+    values = [lookup.row_values(row) for row in raws]
     with store.connection() as reader:
-        listed = lookup.listed_values(reader, [v for v in values if v], cutoff=store.cutoff)
+        listed = lookup.listed_values(reader, [v for checked in values for v in checked if v], cutoff=store.cutoff)
     batch: dict[str, int] = {}  # the batch's own counts, by sendable's rule, for the metrics
     kept = lookup.sendable(rows, values, listed, keep_invalid=keep, counts=batch)
     suppressed, invalid = batch.get("suppressed", 0), batch.get("invalid", 0)
@@ -152,12 +155,14 @@ def _sendable(store: Store, rows: list[str], raws: Sequence[str | None], keep: b
     return kept
 
 
-def _column(header: str, name: str | None) -> Callable[[list[str]], list[str | None]]:
-    """Picks the named column's value out of each of a batch of CSV records."""
-    if not name:
-        raise HTTPException(422, "a CSV send list needs ?column=NAME: the column with the address or order ID")
+def _columns(header: str, wanted: list[str]) -> Callable[[list[str]], list[list[str | None]]]:
+    """Picks the named columns' values out of each of a batch of CSV records."""
+    if not wanted:
+        raise HTTPException(422, "a CSV send list needs ?column=NAME: the column with the address or order ID "
+                                 "(repeat it to check several)")
     names = [n.strip() for n in next(csv.reader([header]), [])]
-    if name not in names:
-        raise HTTPException(422, f"the CSV has no column {name!r}; its columns: {', '.join(names) or '(none)'}")
-    index = names.index(name)
-    return lambda records: [row[index] if len(row) > index else None for row in csv.reader(records)]
+    for name in wanted:
+        if name not in names:
+            raise HTTPException(422, f"the CSV has no column {name!r}; its columns: {', '.join(names) or '(none)'}")
+    indexes = [names.index(name) for name in wanted]
+    return lambda records: [[row[i] if len(row) > i else None for i in indexes] for row in csv.reader(records)]
