@@ -201,6 +201,23 @@ def test_version_and_help(bare_cli) -> None:
         assert command in text
 
 
+def test_help_summaries_never_break_a_sentence(bare_cli, monkeypatch) -> None:
+    """Each command's summary in `--help` of every group is its sentence whole: the wrap comes
+    at the panel's edge, never where the docstring's line ended."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for group in ("", "wordings", "quarantine", "accounts", "keys", "db"):
+        text = bare_cli(*([group] if group else []), "--help").stdout
+        assert "recognise every\n" not in text.replace("│", "").replace("  ", " ")
+        for line in text.splitlines():
+            cell = line.strip("│ ").rstrip()
+            if cell and not cell.startswith(("╭", "╰", "Usage", "-")):
+                assert len(line) <= 80
+    from optout.cli import app
+
+    for command in app.registered_commands:
+        assert command.short_help and "\n" not in command.short_help, command.name
+
+
 def _listed_count(cli) -> int:
     return json.loads(cli("stats", "--json").stdout)["entries_listed"]
 

@@ -196,6 +196,18 @@ def test_unsafe_wordings_are_refused_in_one_line(cli, tmp_path, sentence, why) -
     assert result.exit_code == 2 and why in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("language", ["Portuguese", "xx", "pt_BR", "portugu\u00eas"])
+def test_a_language_that_is_no_iso_code_is_refused_in_one_line(cli, waiting, language) -> None:
+    """`--language Portuguese` (a name, not a code) and codes ISO 639-1 lacks: one line, exit 2,
+    nothing taught; the code's name is said when it is one."""
+    key = _groups(cli)["es"]["group"]
+    result = cli("wordings", "learn", key, "--language", language, "--yes")
+    assert result.exit_code == 2 and "ISO 639-1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(cli("stats", "--json").stdout)["wording_groups_waiting"] == 3
+    taught = cli("wordings", "learn", key, "--language", "ES", "--yes", "--json")
+    assert json.loads(taught.stdout.splitlines()[-1])["language_name"] == "Spanish"
+
+
 def test_accepting_what_is_not_a_notice_says_the_ways_forward(cli, waiting) -> None:
     """`quarantine accept` of a possible notice: refused, naming teach, add by hand and reject."""
     message_id = _groups(cli)["es"]["sample"]
@@ -215,9 +227,10 @@ def test_taught_from_the_overview_in_the_browser(cli, waiting, site, browser) ->
     assert "3 messages" in group.inner_text() and "###" in group.inner_text()
     accessible(browser)
     shot(browser, "overview-wording-groups")
-    group.get_by_label("Its language").fill("it")
+    group.get_by_label("Its language").select_option("it")  # a picker of ISO 639-1 codes by name
     group.get_by_role("button", name="This is an opt-out notice").click()
     assert "Check the wording" in browser.title() or "Check the wording" in browser.content()
+    assert "Italian" in browser.locator("main").inner_text()
     assert "###" in browser.locator(".wording").inner_text()
     accessible(browser)
     shot(browser, "overview-teach-preview")

@@ -93,5 +93,20 @@ app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 
 
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Each command's summary in a group's help, its docstring's first paragraph as one line:
+    Typer keeps the docstring's line breaks there, so a sentence broke off in the middle."""
+    for command in group.registered_commands:
+        doc = command.help or (command.callback.__doc__ if command.callback else None)
+        if doc and not command.short_help:
+            command.short_help = " ".join(doc.strip().split("\n\n", 1)[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
+
+
 def main() -> None:
     app()

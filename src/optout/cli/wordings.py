@@ -28,7 +28,8 @@ class Kind(str, Enum):
 @guarded
 def learn(
     target: Annotated[str, typer.Argument(help="A group from `quarantine groups`, or a message ID.")],
-    language: Annotated[str, typer.Option("--language", help="The notice's language: es, it, zh, pt-br …")],
+    language: Annotated[str, typer.Option("--language", help="The notice's language as an ISO 639-1 code: pt, es, "
+                                                          "it, zh (pt-br for a region's).")],
     kind: Annotated[Kind, typer.Option(help="notice: it is an opt-out notice; lookalike: it is something "
                                             "else, keep its copies out")] = Kind.notice,
     yes: Annotated[bool, typer.Option("--yes", help="Save without asking (the wording is still shown).")] = False,
@@ -41,11 +42,14 @@ def learn(
     from optout.errors import OptoutError
     from optout.record import wordings
 
+    language = language.strip().lower()
+    wordings.check_language(language, kind=kind.value)  # before anything else: `--language Portuguese` is a typo
+    named = wordings.language_name(language) or language
     cfg = settings()
     with transaction(cfg) as conn:
         derived = wordings.derive(conn, target=target)
         wordings.check(sentence=derived.sentence, language=language, kind=kind.value)
-        typer.echo(f"wording ({language}, {kind.value}): {derived.sentence!r}", err=as_json)
+        typer.echo(f"wording ({named}, {language}; {kind.value}): {derived.sentence!r}", err=as_json)
         if derived.subject:
             typer.echo(f"subject: {derived.subject!r}", err=as_json)
         if not yes and not (sys.stdin.isatty() and typer.confirm("Save it?")):
@@ -53,9 +57,9 @@ def learn(
         wording_id, counts = wordings.teach(conn, target=target, language=language, kind=kind.value,
                                             actor=f"cli ({getpass.getuser()})", cfg=cfg)
     done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "none waiting"
-    say({"id": wording_id, "language": language, "kind": kind.value, "sentence": derived.sentence,
-         "recognised_again": counts},
-        f"taught wording {wording_id} ({language}, {kind.value}); its group recognised again: {done}", as_json=as_json)
+    say({"id": wording_id, "language": language, "language_name": named, "kind": kind.value,
+         "sentence": derived.sentence, "recognised_again": counts},
+        f"taught wording {wording_id} ({named}, {kind.value}); its group recognised again: {done}", as_json=as_json)
 
 
 @app.command("list")

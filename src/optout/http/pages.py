@@ -115,7 +115,7 @@ def admin(request: Request, viewer: Operator, store: StoreDep) -> HTMLResponse:
         context = seller.overview(conn)
         context["held"] = seller.quarantine(conn, account_id=None, limit=20)
         context["groups"] = wordings.shown_groups(conn)
-    return show(request, "admin.html", 200, **context, done=_done(request))
+    return show(request, "admin.html", 200, **context, done=_done(request), language_names=wordings.languages())
 
 
 GroupKey = Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")]
@@ -135,7 +135,8 @@ async def preview(request: Request, key: GroupKey, viewer: Operator, store: Stor
                             "order by hand with optout add.") from None
         messages = next((g.messages for g in wordings.groups(conn) if g.key == key), 0)
     return show(request, "teach.html", 200, key=key, kind=kind, language=language, sentence=derived.sentence,
-                subject=derived.subject, messages=messages)
+                subject=derived.subject, messages=messages,
+                language_label=wordings.language_name(language) or language)
 
 
 @router.post("/admin/groups/{key}/teach")

@@ -107,12 +107,40 @@ def teach(conn: Connection, *, target: str, language: str, kind: str, actor: str
     return wording_id, recognise_group(conn, key=derived.group, kind=kind, cfg=cfg)
 
 
-def check(*, sentence: str, language: str, kind: str) -> None:
-    """Refuse, with a one-line reason, a wording that could list what is not a notice."""
+def languages(locale: str = "en") -> dict[str, str]:
+    """The ISO 639-1 codes, each with its language's name in ``locale`` (from Babel's CLDR data)."""
+    from babel import Locale
+
+    names = Locale.parse(locale).languages
+    return {code: names[code] for code in sorted(names) if len(code) == 2 and code.isalpha()}
+
+
+def language_name(code: str, locale: str = "en") -> str | None:
+    """``Portuguese (Brazil)`` for ``pt-br``; None for what is no ISO 639-1 code (with an
+    optional two-letter region)."""
+    base, _, region = code.lower().partition("-")
+    name = languages(locale).get(base)
+    if name is None or (region and not (len(region) == 2 and region.isalpha())):
+        return None
+    if not region:
+        return name
+    from babel import Locale
+
+    return f"{name} ({Locale.parse(locale).territories.get(region.upper(), region.upper())})"
+
+
+def check_language(language: str, *, kind: str) -> None:
+    """Refuse a kind or a language that is not one (``Portuguese``: give ``pt``), in one line."""
     if kind not in KINDS:
         raise OptoutError(f"kind must be one of {', '.join(KINDS)}")
-    if not language or not language.replace("-", "").isalpha() or len(language) > 12:
-        raise OptoutError(f"bad language {language!r}: give a code such as es, it, zh, pt-br")
+    if not (kind == "lookalike" and language == "other") and language_name(language) is None:
+        raise OptoutError(f"unknown language {language!r}: give its ISO 639-1 code, such as pt, es, it, zh "
+                          "(pt-br for a region's)")
+
+
+def check(*, sentence: str, language: str, kind: str) -> None:
+    """Refuse, with a one-line reason, a wording that could list what is not a notice."""
+    check_language(language, kind=kind)
     if kind == "notice" and recognised.SLOT not in sentence:
         raise OptoutError("the wording has no order-ID slot: a notice's sentence names its order")
     if kind == "notice" and len(sentence.replace(recognised.SLOT, "").strip()) < SHORTEST:
