@@ -144,6 +144,20 @@ def test_error_and_sign_in_pages_speak_the_language(site) -> None:
         assert made_up.headers["content-language"] == "it" and language.COOKIE not in made_up.cookies
 
 
+def test_a_mistyped_address_is_a_page_for_browsers_and_a_problem_for_programs(site) -> None:
+    """404 to a browser (it accepts HTML): a page in its language; to an API client, the
+    problem document; under /v1/ always the problem document."""
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "ja"}
+    with httpx.Client(base_url=site.base, timeout=30) as client:
+        page = client.get("/acount/acme", headers=browser)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "ページが見つかりません" in page.text and page.headers["content-language"] == "ja"
+        program = client.get("/acount/acme", headers={"Accept": "application/json"})
+        assert program.status_code == 404 and program.headers["content-type"] == "application/problem+json"
+        api = client.get("/v1/nothing", headers=browser)
+        assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
 def test_a_wrong_key_is_refused_in_the_seller_language(site) -> None:
     from browser import csrf_of
 

@@ -39,6 +39,13 @@ def test_a_seller_on_a_phone(site, chromium) -> None:
         kept = page.locator(".held li", has_text="please call me")
         assert "pat@example.org" in kept.inner_text() and "119-1112223-3334445" in kept.locator("dl").inner_text()
         assert "Shop Services Ltd" in page.locator("footer").inner_text()
+        # a table wider than the phone scrolls inside its region, and shows it: a shadow at the edge
+        wide = page.locator("#entries-h ~ .scroll")
+        assert wide.evaluate("e => e.scrollWidth > e.clientWidth")
+        assert "radial-gradient" in wide.evaluate("e => getComputedStyle(e).backgroundImage")
+        # a heading breaks between phrases, in balanced lines
+        assert page.locator("h1").evaluate("e => getComputedStyle(e).textWrap || getComputedStyle(e).textWrapStyle") \
+            in ("balance", "wrap balance")
         accessible(page)
         shot(page, "seller-phone-cards")
     finally:

@@ -16,6 +16,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from optout.consult import seller
 from optout.consult.lookup import iso
@@ -43,6 +44,18 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(PageError, _page_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception
     app.add_exception_handler(problems.Unavailable, _down)  # type: ignore[arg-type]  # likewise
+    app.add_exception_handler(HTTPException, _not_a_page)  # type: ignore[arg-type]  # likewise
+
+
+async def _not_a_page(request: Request, exc: HTTPException) -> Response:
+    """A mistyped address in a browser gets a page it can read; an API client, its problem
+    document (told apart by what the request accepts, and the API's own paths)."""
+    if (exc.status_code == 404 and not request.url.path.startswith("/v1/")
+            and "text/html" in request.headers.get("accept", "")):
+        return show(request, "error.html", 404, title=N_("Page not found"),
+                    detail=N_("There is no page at this address. Check the link you followed, or start again "
+                              "from the link you were sent."), values={}, signin=False)
+    return problems.problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
 
 async def _page_error(request: Request, exc: PageError) -> Response:
