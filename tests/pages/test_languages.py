@@ -5,6 +5,8 @@ catalogue (a new sentence without its translations fails here)."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 import httpx
@@ -142,6 +144,28 @@ def test_error_and_sign_in_pages_speak_the_language(site) -> None:
         assert korean.headers["content-language"] == "en" and "<h1>Sign in</h1>" in korean.text
         made_up = client.get("/signin?lang=xx", headers={"Accept-Language": "it"})
         assert made_up.headers["content-language"] == "it" and language.COOKIE not in made_up.cookies
+
+
+def test_the_gmail_filter_words_are_the_sellers_language(site, tmp_path) -> None:
+    """A Japanese seller's page gives Japanese words beside English ones; a Spanish one, a phrase
+    of the Spanish wording the operator taught; a German one, German words."""
+    taught = tmp_path / "es.toml"
+    taught.write_text('[[taught]]\nlanguage = "es"\nkind = "notice"\nsentence = "no hemos podido entregar su '
+                      'mensaje sobre el pedido ### porque el comprador ha decidido no recibir mensajes"\n')
+    assert site.cli("wordings", "import", str(taught)).exit_code == 0
+
+    def words(code: str) -> str:
+        with httpx.Client(timeout=30, headers={"Accept-Language": code}) as client:
+            page = client.get(site.link(), follow_redirects=True)
+        found = re.search(r"<dt>[^<]*</dt><dd><code>([^<]*)</code></dd>\s*<dt>[^<]*</dt><dd>[^<]*<em>", page.text)
+        shown = re.findall(r"<code>(&#34;[^<]*)</code>", page.text)
+        assert shown, page.text[:500]
+        return html.unescape(shown[0] if not found else found[1])
+
+    assert words("ja") == '"opt out" OR "opted out" OR "未承諾"'
+    assert words("es") == '"opt out" OR "opted out" OR "no hemos podido entregar su"'
+    assert words("de") == '"opt out" OR "opted out" OR "unerwünschter" OR "unerwünschte"'
+    assert words("en") == '"opt out" OR "opted out"'
 
 
 def test_a_mistyped_address_is_a_page_for_browsers_and_a_problem_for_programs(site) -> None:

@@ -13,10 +13,10 @@ from sqlalchemy import Connection, func, or_, select
 
 from optout.consult.account import waiting_confirmations
 from optout.identifiers import ORDER_ID
-from optout.recognise.notice import UNKNOWN_LANGUAGE
+from optout.recognise.notice import GMAIL_WORDS, UNKNOWN_LANGUAGE
 from optout.recognise.result import NOTICE
 from optout.record import ingest
-from optout.store.models import Account, ApiKey, Entry, ExportRun, Message, Report, table
+from optout.store.models import Account, ApiKey, Entry, ExportRun, Message, Report, Wording, table
 
 MESSAGE = table(Message)
 ENTRY = table(Entry)
@@ -24,6 +24,7 @@ REPORT = table(Report)
 ACCOUNT = table(Account)
 EXPORT_RUN = table(ExportRun)
 KEY = table(ApiKey)
+WORDING = table(Wording)
 REVIEW = tuple(str(o) for o in ingest.REVIEW)
 DECIDE = ("held", "unverified")  # what the operator accepts or rejects
 PREVIEW = 400  # characters of a kept message's text shown in the review list
@@ -51,6 +52,26 @@ def checklist(conn: Connection, *, account_id: int) -> dict[str, Any]:
         "by_hand": max((t for t in (last.get("by-hand"), last.get("outlook-hand")) if t), default=None),
         "backfill": last.get("backfill"),
     }
+
+
+def filter_words(conn: Connection, *, language: str) -> str:
+    """The "Has the words" of the seller's Gmail filter, in Gmail's search syntax: English's words,
+    the page's language's (built in), and a phrase of each wording taught for that language."""
+    words = list(GMAIL_WORDS["en"])
+    words += [w for w in GMAIL_WORDS.get(language, ()) if w not in words]
+    taught = conn.execute(select(WORDING.c.sentence).where(
+        WORDING.c.kind == "notice", WORDING.c.forgotten_at.is_(None),
+        or_(WORDING.c.language == language, WORDING.c.language.like(f"{language}-%"))).order_by(WORDING.c.id))
+    words += [phrase for (sentence,) in taught if (phrase := _phrase(sentence)) and phrase not in words]
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+def _phrase(sentence: str) -> str:
+    """Up to five words of a taught wording, from its longer side of the order ID, without the
+    masks a search would not find ("###" the order, "@" an address, "#" a number)."""
+    side = max(sentence.split("###"), key=len)
+    words = [w for w in side.replace('"', " ").split() if "#" not in w and "@" not in w]
+    return " ".join(words[:5])
 
 
 def messages(conn: Connection, *, account_id: int, page: int, size: int) -> tuple[list[dict[str, Any]], bool]:

@@ -25,7 +25,7 @@ from optout.http import problems, session
 from optout.http.deps import Operator, Seller, StoreDep
 from optout.http.language import N_
 from optout.http.problems import PageError
-from optout.http.render import HEADERS, HERE, show
+from optout.http.render import HEADERS, HERE, language_of, show
 from optout.http.store import Store
 from optout.record import accounts, quarantine, trust, wordings
 
@@ -91,6 +91,7 @@ def account_page(request: Request, slug: str, viewer: Seller, store: StoreDep) -
             "entries": entries, "epage": entries_at, "more_entries": more, "search": search,
             "held": seller.quarantine(conn, account_id=account["id"]),
             "keys": seller.keys(conn, account_id=account["id"]),
+            "filter_words": seller.filter_words(conn, language=language_of(request)),
         }
     return show(request, "account.html", 200, **context, done=_done(request))
 

@@ -93,6 +93,11 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     return response
 
 
+def language_of(request: Request) -> str:
+    """The language the request's page is shown in."""
+    return _language(request)
+
+
 def _language(request: Request) -> str:
     return language.choose(asked=request.query_params.get("lang"), remembered=request.cookies.get(language.COOKIE),
                            accept=request.headers.get("accept-language"))

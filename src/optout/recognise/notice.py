@@ -61,6 +61,9 @@ def amazon_name(name: str | None) -> bool:
     return name is not None and " ".join(name.lower().strip(" \"'").split()) in _NAMES
 
 
+# Words that find each built-in language's notices in a mailbox search, by language code
+GMAIL_WORDS = {code: tuple(entry.get("gmail", ())) for code, entry in _DATA["languages"].items()}
+
 LANGUAGES = tuple(
     Language(code, tuple(tuple(_normalise(p) for p in group) for group in entry["meaning"]))
     for code, entry in _DATA["languages"].items()
