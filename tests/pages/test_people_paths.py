@@ -23,7 +23,8 @@ def test_a_seller_on_a_phone(site, chromium) -> None:
     order the subject names, the relay labelled as a buyer's message."""
     site.send(as_bytes(notice("en", ORDER, msgid="<p1@amazon.com>")))
     site.send(buyer_message())
-    site.send(b"From: Pat <pat@example.org>\r\nSubject: About order 119-1112223-3334445\r\n\r\nplease call me\r\n")
+    site.send(b"From: Pat <pat@example.org>\r\nDate: Fri, 04 Dec 2026 12:50:00 +0100\r\n"
+              b"Subject: About order 119-1112223-3334445\r\n\r\nplease call me\r\n")
     context = chromium.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     try:
@@ -38,6 +39,9 @@ def test_a_seller_on_a_phone(site, chromium) -> None:
         assert "a buyer's message, relayed by Amazon" in page.locator("table.cards").inner_text()
         kept = page.locator(".held li", has_text="please call me")
         assert "pat@example.org" in kept.inner_text() and "119-1112223-3334445" in kept.locator("dl").inner_text()
+        sent = kept.locator("dl time")  # "Sent" as a time in the viewer's zone, not the raw header
+        assert sent.get_attribute("datetime") == "2026-12-04T11:50:00Z" and "+0100" not in kept.inner_text()
+        assert page.locator(".times-note").is_visible()
         assert "Shop Services Ltd" in page.locator("footer").inner_text()
         # a table wider than the phone scrolls inside its region, and shows it: a shadow at the edge
         wide = page.locator("#entries-h ~ .scroll")
@@ -73,8 +77,10 @@ def test_setup_cards_give_the_exact_rules_and_see_an_outlook_hand_forward(site, 
 
 @pytest.mark.serve(operator_contact="help@shop-services.example")
 def test_a_dead_link_offers_a_new_one(site, browser) -> None:
-    """An expired or altered link's page offers "Send me a new link", to the operator's address."""
+    """An expired or altered link's page offers "Send me a new link", to the operator's address
+    (and, showing no time, says nothing about time zones)."""
     browser.goto(site.link()[:-3] + "xyz")
+    assert not browser.locator(".times-note").is_visible()
     button = browser.get_by_role("link", name="Send me a new link")
     assert button.get_attribute("href").startswith("mailto:help@shop-services.example?subject=")
     accessible(browser)

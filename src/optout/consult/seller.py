@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
@@ -139,7 +141,7 @@ def quarantine(conn: Connection, *, account_id: int | None, limit: int = 50) -> 
              **summary(r["head"])} for r in rows]
 
 
-def summary(raw: bytes | None) -> dict[str, str | None]:
+def summary(raw: bytes | None) -> dict[str, Any]:
     """What a person needs to recognise a kept message: its sender, subject, date, the first
     lines of its text, and an order ID its subject or text names. Text only: the page shows it
     escaped, never as markup."""
@@ -150,8 +152,22 @@ def summary(raw: bytes | None) -> dict[str, str | None]:
     msg = mime.load(bytes(raw))
     subject, text = mime.header(msg, "Subject"), mime.body_text(msg)
     found = ORDER_ID.search(subject) or ORDER_ID.search(text)
-    return {"sender": mime.header(msg, "From"), "subject": subject, "sent": mime.header(msg, "Date"),
+    return {"sender": mime.header(msg, "From"), "subject": subject, "sent": _sent(mime.header(msg, "Date")),
             "preview": " ".join(text.split())[:PREVIEW] or None, "order": found[0] if found else None}
+
+
+def _sent(date: str) -> datetime | str | None:
+    """The Date header as a UTC time, for the page to show in the viewer's zone; as written
+    when it is no date a parser reads."""
+    if not date:
+        return None
+    try:
+        when = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return date
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def header_text(raw: bytes | None) -> str:

@@ -1,7 +1,10 @@
 // The little the pages do with JavaScript: times in the viewer's zone, and copy buttons.
 // Without it, times read in UTC and the address is selected by hand.
 "use strict";
-document.querySelectorAll("time[datetime]").forEach(function (el) {
+var times = document.querySelectorAll("time[datetime]");
+var note = document.querySelector(".times-note");
+if (note && times.length) { note.hidden = false; }  // said only where there are times, and they are local
+times.forEach(function (el) {
   var when = new Date(el.getAttribute("datetime"));
   if (!isNaN(when)) {
     el.textContent = when.toLocaleString(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "short" });
