@@ -75,6 +75,19 @@ def test_setup_cards_give_the_exact_rules_and_see_an_outlook_hand_forward(site, 
     shot(browser, "seller-outlook-by-hand")
 
 
+@pytest.mark.serve(operator_name="Shop Services Ltd")
+def test_a_dead_link_names_the_operator_when_there_is_no_contact(site, browser) -> None:
+    """With a name but no address to write to, the page says whom to ask, by name."""
+    browser.goto(site.link()[:-3] + "xyz")
+    assert "Ask Shop Services Ltd, who runs optout for you, to send you a new link." in browser.locator("main").inner_text()
+
+
+def test_making_a_link_warns_when_no_operator_is_named(site) -> None:
+    """`accounts link` without operator_name or operator_contact says the page cannot name anyone."""
+    made = site.cli("accounts", "link", "acme")
+    assert made.exit_code == 0 and "operator_name and operator_contact are not set" in made.stderr
+
+
 @pytest.mark.serve(operator_contact="help@shop-services.example")
 def test_a_dead_link_offers_a_new_one(site, browser) -> None:
     """An expired or altered link's page offers "Send me a new link", to the operator's address

@@ -163,6 +163,9 @@ def link(
     if not cfg.public_url:
         typer.echo(f"warning: public_url is not set, so this link points at {cfg.base_url}, which only this "
                    "machine can open: set OPTOUT_PUBLIC_URL to the address sellers reach", err=True)
+    if not cfg.operator_name and not cfg.operator_contact:
+        typer.echo("warning: operator_name and operator_contact are not set, so the seller's page cannot say whom "
+                   "to ask for help or a new link: set OPTOUT_OPERATOR_NAME and OPTOUT_OPERATOR_CONTACT", err=True)
 
 
 @app.command("unlink")
