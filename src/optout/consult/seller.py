@@ -5,9 +5,9 @@ and what waits for a decision. Plain rows; the words a person reads are in the t
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
