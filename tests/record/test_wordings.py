@@ -208,6 +208,19 @@ def test_a_language_that_is_no_iso_code_is_refused_in_one_line(cli, waiting, lan
     assert json.loads(taught.stdout.splitlines()[-1])["language_name"] == "Spanish"
 
 
+def test_groups_and_show_say_what_a_person_needs(cli, waiting) -> None:
+    """`quarantine groups` names its newest message as the command that shows it and says how
+    to teach the group; `quarantine show` of a possible notice gives the order ID its text names,
+    its sender and subject."""
+    listing = cli("quarantine", "groups").stdout
+    sample = _groups(cli)["es"]["sample"]
+    assert f"its newest message: optout quarantine show {sample}" in listing
+    assert "teach it: optout wordings learn" in listing and "sample " not in listing
+    shown = json.loads(cli("quarantine", "show", str(sample), "--json").stdout)
+    assert shown["order_id"] is None and shown["order_id_in_text"] == order("es", 2)
+    assert shown["sender"].endswith("<auto-communication@amazon.es>") and shown["subject"]
+
+
 def test_accepting_what_is_not_a_notice_says_the_ways_forward(cli, waiting) -> None:
     """`quarantine accept` of a possible notice: refused, naming teach, add by hand and reject."""
     message_id = _groups(cli)["es"]["sample"]

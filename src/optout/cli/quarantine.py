@@ -58,6 +58,13 @@ def show(message_id: IdArg, as_json: JsonOption = False,
     body = row.pop("raw")
     row["received_at"] = iso(row["received_at"])
     row["raw_kept"] = body is not None
+    if body is not None:  # what a person needs to recognise it: who sent it, about what, which order
+        from optout.consult.seller import summary
+
+        seen = summary(body)
+        row.update(sender=seen["sender"], subject=seen["subject"],
+                   sent=iso(seen["sent"]) if not isinstance(seen["sent"], str) else seen["sent"],
+                   order_id_in_text=seen["order"])
     show_record(row, as_json=as_json)
 
 
@@ -126,6 +133,8 @@ def groups(as_json: JsonOption = False) -> None:
                "wording": derived.sentence, "subject": derived.subject}
         where = ", ".join(group.marketplaces) or "Amazon"
         say(row, f"{group.key}\t{group.messages} message(s) from {where}, {group.accounts} account(s), since "
-                 f"{row['since']}, sample {group.sample_id}\n\t{derived.sentence!r}", as_json=as_json)
+                 f"{row['since']}\n\twording: {derived.sentence!r}\n\tits newest message: optout quarantine show "
+                 f"{group.sample_id}\n\tteach it: optout wordings learn {group.key} --language CODE (an ISO 639-1 "
+                 f"code), or --kind lookalike if it is no opt-out notice", as_json=as_json)
     if not shown and not as_json:
         typer.echo("no possible notices in an unknown language are waiting")
