@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+from datetime import datetime
 from email.message import EmailMessage
 
 import pytest
@@ -206,6 +207,25 @@ def test_a_language_that_is_no_iso_code_is_refused_in_one_line(cli, waiting, lan
     assert json.loads(cli("stats", "--json").stdout)["wording_groups_waiting"] == 3
     taught = cli("wordings", "learn", key, "--language", "ES", "--yes", "--json")
     assert json.loads(taught.stdout.splitlines()[-1])["language_name"] == "Spanish"
+
+
+def test_entries_listed_by_teaching_are_dated_when_their_notice_arrived(cli, waiting) -> None:
+    """A notice that waited in quarantine and is listed when its wording is taught: its entry's
+    first_seen is when the notice arrived, not when the wording was taught."""
+    from sqlalchemy import text
+
+    from optout.config import load_settings
+    from optout.store import db
+
+    eng = db.writer(load_settings())
+    try:
+        with eng.begin() as conn:  # the Spanish notices arrived on 2 January
+            conn.execute(text("UPDATE message SET received_at = :at WHERE outcome = 'quarantined'"),
+                         {"at": datetime(2026, 1, 2, 8, 30)})
+    finally:
+        eng.dispose()
+    assert cli("wordings", "learn", _groups(cli)["es"]["group"], "--language", "es", "--yes").exit_code == 0
+    assert {r["first_seen"] for r in cli.checks(*(order("es", n) for n in range(3)))} == {"2026-01-02T08:30:00Z"}
 
 
 def test_groups_and_show_say_what_a_person_needs(cli, waiting) -> None:

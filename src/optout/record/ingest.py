@@ -12,6 +12,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -39,6 +40,7 @@ class Inbound:
     mail_from: str | None = None
     rcpt: str | None = None
     peer: str | None = None
+    received_at: datetime | None = None  # a message acted on again: when it arrived (its reports are dated so)
 
 
 @dataclass(slots=True)
@@ -238,6 +240,7 @@ def _report(message_id: int, item: Item, result: Result, dkim: DkimResult) -> en
     return entries.NewReport(
         dedup=f"notice:{account_id}:{result.order_id}:{result.buyer_email or ''}",
         source=item.inbound.source, order_id=result.order_id, buyer_email=result.buyer_email,
+        received_at=item.inbound.received_at or utcnow(),
         marketplace=result.marketplace, account_id=account_id, message_id=message_id,
         dkim=dkim[0], dkim_domain=dkim[1], note=result.reason + part,
     )

@@ -64,7 +64,8 @@ def reject(conn: Connection, *, message_id: int, why: str = "rejected by the ope
 
 def _item(row: dict[str, Any], verifier: Any) -> ingest.Item:
     result = parse(row["raw"])
-    inbound = ingest.Inbound(raw=row["raw"], account_id=row["account_id"], source=row["source"])
+    inbound = ingest.Inbound(raw=row["raw"], account_id=row["account_id"], source=row["source"],
+                             received_at=row["received_at"])
     return verifier.item(inbound, result)
 
 
