@@ -271,3 +271,17 @@ def test_taught_from_the_overview_in_the_browser(cli, waiting, site, browser) ->
     assert "3 listed" in browser.get_by_role("status").inner_text()
     assert all(r["listed"] for r in cli.checks(*(order("it", n) for n in range(3))))
     assert browser.locator("article.group", has_text="amazon.it").count() == 0
+    # the overview lists what was taught, and forgets it on a word
+    taught = browser.locator("#taught-h ~ ul li")
+    assert taught.count() == 1 and "Italian (it), opt-out notice" in taught.inner_text()
+    taught.get_by_role("button", name="Forget wording").click()
+    assert "Forgotten" in browser.get_by_role("status").inner_text() and browser.locator("#taught-h ~ ul li").count() == 0
+    assert json.loads(cli("wordings", "list", "--json").stdout or "null") is None
+    # a message that is no notice at all is dismissed from the overview
+    site.send(b"From: Pat <pat@example.org>\r\nSubject: lunch?\r\n\r\nare you free on friday\r\n")
+    browser.goto(site.base + "/admin")
+    review = browser.locator("#reasons-h ~ ul.held li", has_text="no order ID")
+    assert review.count() == 1
+    review.get_by_role("button", name="Dismiss message").click()
+    assert "Rejected" in browser.get_by_role("status").inner_text()
+    assert browser.locator("#reasons-h ~ ul.held li", has_text="no order ID").count() == 0

@@ -31,7 +31,7 @@ from optout.record import accounts, quarantine, trust, wordings
 
 PAGE_SIZE = 20
 CSV_FIELDS = ("kind", "value", "status", "marketplace", "first_seen", "last_seen")
-DONE = {"retried", "accepted", "rejected"}  # what a redirect after a form may report
+DONE = {"retried", "accepted", "rejected", "forgotten"}  # what a redirect after a form may report
 _DIGITS = re.compile(r"[0-9]{1,6}")  # str.isdigit() admits "²", which int() refuses
 MessageId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]  # past it, no database stores the number
 
@@ -129,7 +129,27 @@ def admin(request: Request, viewer: Operator, store: StoreDep) -> HTMLResponse:
         context = seller.overview(conn)
         context["held"] = seller.quarantine(conn, account_id=None, limit=20)
         context["groups"] = wordings.shown_groups(conn)
+        context["taught"] = [{**w, "language_name": wordings.language_name(w["language"]) or w["language"]}
+                             for w in wordings.listing(conn)]
     return show(request, "admin.html", 200, **context, done=_done(request), language_names=wordings.languages())
+
+
+WordingId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
+
+@router.post("/admin/wordings/{wording_id}/forget")
+async def forget(request: Request, wording_id: WordingId, viewer: Operator, store: StoreDep) -> Response:
+    await session.checked_form(request)
+    await run_in_threadpool(_forget, store, wording_id)
+    return RedirectResponse("/admin?done=forgotten#taught-h", status_code=303)
+
+
+def _forget(store: Store, wording_id: int) -> None:
+    with store.writing() as conn:
+        try:
+            wordings.forget(conn, wording_id=wording_id)
+        except OptoutError as exc:
+            raise PageError(404, "Nothing to forget", f"{exc}. Reload the overview.") from None
 
 
 GroupKey = Annotated[str, PathParam(pattern=r"^[0-9a-f]{12}$")]
