@@ -15,7 +15,8 @@ import sqlalchemy
 
 import catalogues
 from browser import accessible, shot
-from mail import as_bytes, notice
+from mail import as_bytes, notice, wrap_inline
+from mail import body as mail_notice
 from optout.clock import utcnow
 from optout.http import language
 
@@ -166,6 +167,22 @@ def test_the_gmail_filter_words_are_the_sellers_language(site, tmp_path) -> None
     assert words("es") == '"opt out" OR "opted out" OR "no hemos podido entregar su"'
     assert words("de") == '"opt out" OR "opted out" OR "unerwünschter" OR "unerwünschte"'
     assert words("en") == '"opt out" OR "opted out"'
+
+
+def test_reasons_are_said_in_the_pages_language(site) -> None:
+    """Why a message waits, in the page's language: "no order ID" in French and Japanese; a
+    detail (the sender's domain) kept inside the translated sentence."""
+    site.send(b"From: Pat <pat@example.org>\r\nSubject: lunch\r\n\r\nare you free on friday\r\n")
+    fake = mail_notice("en", "171-0000000-0000001")
+    site.send(wrap_inline(fake, header_block="From: Amazon <auto-communication@amazon-notices.example>\nDate: x"))
+    with httpx.Client(timeout=30, headers={"Accept-Language": "fr"}) as client:
+        french = html.unescape(client.get(site.link(), follow_redirects=True).text)
+    assert "Gardé pour vérification : il ne contient aucun numéro de commande." in french, french[-3000:]
+    assert "son expéditeur (amazon-notices.example) n'est pas Amazon" in french
+    assert "no order ID" not in french
+    with httpx.Client(timeout=30, headers={"Accept-Language": "ja"}) as client:
+        japanese = html.unescape(client.get(site.link(), follow_redirects=True).text)
+    assert "注文番号が含まれていません" in japanese
 
 
 def test_a_mistyped_address_is_a_page_for_browsers_and_a_problem_for_programs(site) -> None:

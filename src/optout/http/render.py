@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from optout.clock import utcnow
 from optout.consult.lookup import iso
-from optout.http import language, session
+from optout.http import language, reasons, session
 
 HERE = Path(__file__).parent
 # The pages load nothing from elsewhere and run only their own script: a message that carries
@@ -43,12 +43,23 @@ def _environment(code: str) -> jinja2.Environment:
     # a sentence made in Python (an error's title and detail, marked N_), translated as it is: unlike
     # _(), no %-formatting, so a "%" in an account's name cannot break it
     env.globals["tr"] = catalogue.gettext
+    env.globals["reason"] = lambda text: _reason(catalogue.gettext, text)
     env.filters["when"] = lambda value: when(value, code)
     env.filters["ago"] = lambda value: ago(value, code)
     return env
 
 
 ENVS = {code: _environment(code) for code in language.LANGUAGES}
+
+
+def _reason(gettext: Any, text: str | None) -> str:
+    """Why a message was not listed, in the page's language where the reason is a known one."""
+    found = reasons.known(text)
+    if found is None:
+        return text or ""
+    sentence, values = found
+    translated: str = gettext(sentence)
+    return translated % values if values else translated
 
 
 def when(value: Any, code: str = language.DEFAULT) -> Markup:
