@@ -82,6 +82,19 @@ def test_a_dead_link_names_the_operator_when_there_is_no_contact(site, browser) 
     assert "Ask Shop Services Ltd, who runs optout for you, to send you a new link." in browser.locator("main").inner_text()
 
 
+def test_a_re_sent_notice_leaves_a_trace_on_the_page(site) -> None:
+    """The same notice mailed again (the 250 says duplicate): one message on the page, which says
+    it was received again, and when."""
+    import httpx
+
+    raw = as_bytes(notice("en", ORDER, msgid="<again@amazon.com>"))
+    for _ in range(3):
+        site.send(raw)
+    with httpx.Client(timeout=30) as client:
+        page = client.get(site.link(), follow_redirects=True).text
+    assert page.count(ORDER) >= 1 and "Received again (2×), last" in page and "nothing new" in page
+
+
 def test_making_a_link_warns_when_no_operator_is_named(site) -> None:
     """`accounts link` without operator_name or operator_contact says the page cannot name anyone."""
     made = site.cli("accounts", "link", "acme")

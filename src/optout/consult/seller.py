@@ -80,7 +80,8 @@ def messages(conn: Connection, *, account_id: int, page: int, size: int) -> tupl
     """A page of the account's messages, newest first, and whether there are older ones."""
     rows = conn.execute(
         select(MESSAGE.c.id, MESSAGE.c.received_at, MESSAGE.c.kind, MESSAGE.c.outcome, MESSAGE.c.reason,
-               MESSAGE.c.order_id, MESSAGE.c.route, MESSAGE.c.marketplace)
+               MESSAGE.c.order_id, MESSAGE.c.route, MESSAGE.c.marketplace, MESSAGE.c.resent_count,
+               MESSAGE.c.last_resent_at)
         .where(MESSAGE.c.account_id == account_id)
         .order_by(MESSAGE.c.received_at.desc(), MESSAGE.c.id.desc()).offset((page - 1) * size).limit(size + 1)
     ).mappings().all()

@@ -314,7 +314,17 @@ def _store(conn: Connection, items: Sequence[Item], verdicts: list[tuple[Outcome
                            tail=sql.MESSAGE_ONCE, returning="id, account_id, sha256")
     for message_id, account_id, digest in inserted:
         ids[first[(account_id, digest)]] = message_id
+    _count_resent(conn, items, ids, now)
     return ids
+
+
+def _count_resent(conn: Connection, items: Sequence[Item], ids: list[int | None], now: datetime) -> None:
+    """Each message received again (here before, or twice in this batch): counted on its row,
+    so the seller page shows the re-sent notice came."""
+    again = [(now, item.inbound.account_id, sha256(item.inbound.raw)) for item, message_id in zip(items, ids)
+             if message_id is None]
+    if again:
+        bulk.update_many(conn, sql.MESSAGE_RESENT, again)
 
 
 def _group(result: Result) -> str | None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from optout.store.reader import Reader
 
 # The newest migration; a test checks it against the migrations folder.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

@@ -96,6 +96,10 @@ class Message(SQLModel, table=True):
     # unknown language the group its wording belongs to (recognise/wordings.py)
     wording: str | None = Field(default=None, max_length=20)
     wording_group: str | None = Field(default=None, max_length=12, index=True)
+    # The same bytes for the same account again (a re-sent notice): kept once, counted here, so
+    # the seller page shows that it came
+    resent_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_resent_at: datetime | None = Field(default=None, sa_type=DateTime())
 
 
 class Report(SQLModel, table=True):

@@ -114,6 +114,8 @@ EXPIRED_AFTER = (f"SELECT {ENTRY_FIELDS}, last_seen, id FROM entry WHERE last_se
 
 REPORT_ONCE = "ON CONFLICT (dedup_key) DO NOTHING"
 MESSAGE_ONCE = "ON CONFLICT (account_id, sha256) DO NOTHING"
+MESSAGE_RESENT = ("UPDATE message SET resent_count = resent_count + 1, last_resent_at = ? "
+                  "WHERE account_id = ? AND sha256 = ?")
 CONFIRMATION_ONCE = "ON CONFLICT (account_id, code) DO NOTHING"
 ACCOUNT_DAY_ADD = ("ON CONFLICT (account_id, day) DO UPDATE SET "
                    "new_entries = accountday.new_entries + excluded.new_entries")
