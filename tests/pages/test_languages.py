@@ -103,6 +103,35 @@ def test_a_browser_in_each_language_gets_its_pages(site, chromium, database_url,
         context.close()
 
 
+@pytest.mark.parametrize("code", ["fr", "ja"])
+def test_a_phone_in_french_and_japanese(site, chromium, code) -> None:
+    """390 px wide, in French and in Japanese: nothing scrolls sideways but the tables inside
+    their regions, no heading leaves a character alone on its last line, a waiting message's
+    reason is in the language; axe finds nothing."""
+    site.send(b"From: Pat <pat@example.org>\r\nSubject: lunch\r\n\r\nare you free on friday\r\n")
+    site.send(as_bytes(notice("en", ORDER, msgid=f"<phone-{code}@amazon.com>")))
+    context = chromium.new_context(locale=BROWSER_LOCALE[code], viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto(site.link())
+        assert page.locator("html").get_attribute("lang") == code
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        lonely = page.evaluate("""() => [...document.querySelectorAll('h1, h2, h3')].filter(h => {
+            const range = document.createRange(); range.selectNodeContents(h);
+            const lines = [...range.getClientRects()].filter(r => r.width > 0);
+            if (lines.length < 2) return false;
+            const last = lines[lines.length - 1];
+            return last.width < parseFloat(getComputedStyle(h).fontSize) * 1.6;
+        }).map(h => h.textContent)""")
+        assert not lonely, lonely
+        said = {"fr": "il ne contient aucun numéro de commande", "ja": "注文番号が含まれていません"}[code]
+        assert said in page.locator(".held").inner_text()
+        accessible(page)
+        shot(page, f"seller-phone-{code}")
+    finally:
+        context.close()
+
+
 def test_the_switch_changes_the_language_and_remembers_it(site, chromium) -> None:
     """A German browser; the seller picks 日本語, then English: each sticks on the next visit."""
     context = chromium.new_context(locale="de-DE", viewport={"width": 390, "height": 844})
