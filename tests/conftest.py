@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -82,38 +83,37 @@ def database_url(
         _upgrade()  # made, as `optout db upgrade` or the first `optout serve` would: commands that only read refuse none
         yield url
         return
-    if not PG_URL:
-        unavailable("PostgreSQL", "`apt-get install postgresql`, then set "
-                    "OPTOUT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test")
-    import psycopg
-
-    name = f"optout_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = _admin_url().rsplit("/", 1)[0]
-    url = f"{base}/{name}"
-    monkeypatch.setenv("OPTOUT_DATABASE_URL", url)
-    _upgrade()
-    yield url
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _postgres_database("optout_t") as url:
+        monkeypatch.setenv("OPTOUT_DATABASE_URL", url)
+        _upgrade()
+        yield url
 
 
 @pytest.fixture
 def spare_postgres() -> Iterator[str]:
     """The URL of a second, empty PostgreSQL database (no schema), dropped afterwards: a target
     to restore or move into."""
+    with _postgres_database("optout_s") as url:
+        yield url
+
+
+@contextmanager
+def _postgres_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database on the test server (skipped, or failed under CI, without one),
+    dropped afterwards; its URL."""
     if not PG_URL:
         unavailable("PostgreSQL", "`apt-get install postgresql`, then set "
                     "OPTOUT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test")
     import psycopg
 
-    name = f"optout_s_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_admin_url(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{_admin_url().rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{_admin_url().rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(_admin_url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _upgrade() -> None:
