@@ -43,6 +43,21 @@ def test_a_batch_of_attached_notices_lists_every_one(cli, account, listener, eng
     assert messages == [("listed", "20 opt-out notices: 20 listed")]
 
 
+def test_two_notices_one_inline_one_attached_in_a_forward_of_a_forward(cli, account, listener) -> None:
+    """A colleague's forward quoting a notice, forwarded again with another notice attached, and
+    its twin from a look-alike: the first lists both, the twin nothing."""
+    inline = ("---------- Forwarded message ---------\nFrom: Col League <col@seller-shop.example>\n"
+              "Date: Tue, 3 Mar 2026\nSubject: Fwd: notice\nTo: <sam@seller-shop.example>\n\n\n"
+              "---------- Forwarded message ---------\nFrom: Amazon <auto-communication@amazon.de>\n"
+              f"Date: Tue, 3 Mar 2026\nTo: <col@seller-shop.example>\n\n{mail.body('de', order(41))}")
+    code, said = _send(listener.port, account["address"], batch([notice("ja", 42)], note=inline))
+    assert code == 250 and "2 notice(s), 2 listed" in said, said
+    twin = inline.replace("auto-communication@amazon.de", LOOKALIKE)
+    code, said = _send(listener.port, account["address"], batch([notice("ja", 43, sender=LOOKALIKE)], note=twin))
+    assert code == 250 and said.endswith("quarantined"), said
+    assert [r["listed"] for r in cli.checks(order(41), order(42), order(43))] == [True, True, False]
+
+
 def test_the_same_batch_again_is_a_duplicate_and_its_notices_are_known(cli, account, listener) -> None:
     """Sent twice: the second is a duplicate; a new mail holding some of the same notices lists
     only the new ones."""
