@@ -40,7 +40,7 @@ def learn(
     import getpass
 
     from optout.errors import OptoutError
-    from optout.record import wordings
+    from optout.record import quarantine, wordings
 
     language = language.strip().lower()
     wordings.check_language(language, kind=kind.value)  # before anything else: `--language Portuguese` is a typo
@@ -54,7 +54,7 @@ def learn(
             typer.echo(f"subject: {derived.subject!r}", err=as_json)
         if not yes and not (sys.stdin.isatty() and typer.confirm("Save it?")):
             raise OptoutError("not saved: confirm at the prompt, or give --yes")
-        wording_id, counts = wordings.teach(conn, target=target, language=language, kind=kind.value,
+        wording_id, counts = quarantine.teach(conn, target=target, language=language, kind=kind.value,
                                             actor=f"cli ({getpass.getuser()})", cfg=cfg)
     done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "none waiting"
     say({"id": wording_id, "language": language, "language_name": named, "kind": kind.value,

@@ -192,7 +192,7 @@ def _teaching(form: Any) -> tuple[str, str]:
 def _teach(store: Store, key: str, kind: str, language: str) -> dict[str, int]:
     with store.writing() as conn:
         try:
-            _, counts = wordings.teach(conn, target=key, language=language, kind=kind, actor="overview (admin key)",
+            _, counts = quarantine.teach(conn, target=key, language=language, kind=kind, actor="overview (admin key)",
                                        cfg=store.cfg)
         except OptoutError as exc:
             raise PageError(409, "This cannot be taught", f"{exc}.") from None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
 from optout.errors import OptoutError
 from optout.recognise import parse
-from optout.record import ingest, wordings
+from optout.record import ingest, trust, wordings
+
+if TYPE_CHECKING:
+    from optout.config import Settings
 
 MESSAGE = ingest.MESSAGE
 REVIEW = tuple(str(o) for o in ingest.REVIEW)
@@ -81,3 +84,28 @@ def _reviewable(conn: Connection, message_id: int) -> dict[str, Any]:
     if row["raw"] is None:
         raise OptoutError(f"message {message_id} was purged; its raw bytes are gone")
     return row
+
+
+def teach(conn: Connection, *, target: str, language: str, kind: str, actor: str, cfg: Settings,
+          ) -> tuple[int, dict[str, int]]:
+    """Store the wording ``target`` shows (``wordings.store``) and recognise every waiting message
+    of its group again, under the configured trust and volume guard; (the wording's ID,
+    outcomes by count)."""
+    wording_id, group = wordings.store(conn, target=target, language=language, kind=kind, actor=actor)
+    return wording_id, recognise_group(conn, key=group, kind=kind, cfg=cfg)
+
+
+def recognise_group(conn: Connection, *, key: str, kind: str, cfg: Settings) -> dict[str, int]:
+    """Recognise every waiting message of group ``key`` again; outcomes by count. A group taught
+    to be something else leaves the quarantine as ``rejected`` with the reason."""
+    ids = list(conn.execute(select(MESSAGE.c.id).where(MESSAGE.c.wording_group == key,
+                                                       MESSAGE.c.outcome == "quarantined")).scalars())
+    counts: dict[str, int] = {}
+    policy, verifier = trust.policy(cfg), trust.Verifier(cfg)
+    for message_id in ids:
+        if kind == "lookalike":
+            done = reject(conn, message_id=message_id, why="taught as a look-alike")
+        else:
+            done = retry(conn, message_id=message_id, policy=policy, verifier=verifier)
+        counts[str(done.outcome)] = counts.get(str(done.outcome), 0) + 1
+    return counts

@@ -23,7 +23,7 @@ from optout.record import ingest
 from optout.store.models import Wording, table
 
 if TYPE_CHECKING:
-    from optout.config import Settings
+    pass
 
 WORDING = table(Wording)
 MESSAGE = ingest.MESSAGE
@@ -93,18 +93,16 @@ def derive(conn: Connection, *, target: str) -> Derived:
     return Derived(sentence, subject, recognised.group_key(sentence), message_id)
 
 
-def teach(conn: Connection, *, target: str, language: str, kind: str, actor: str, cfg: Settings,
-          ) -> tuple[int, dict[str, int]]:
-    """Store the wording ``target`` (a group key or a message ID) shows, and recognise every
-    waiting message of its group again (under the configured trust and volume guard); (the
-    wording's ID, outcomes by count)."""
+def store(conn: Connection, *, target: str, language: str, kind: str, actor: str) -> tuple[int, str]:
+    """Store the wording ``target`` (a group key or a message ID) shows; (the wording's ID, the
+    key of the group it came from). ``quarantine.teach`` also recognises the group again."""
     derived = derive(conn, target=target)
     check(sentence=derived.sentence, language=language, kind=kind)
     wording_id = conn.execute(WORDING.insert().values(
         language=language, kind=kind, sentence=derived.sentence, subject=derived.subject[:500] or None,
         taught_by=actor[:100], taught_at=utcnow(), message_id=derived.message_id).returning(WORDING.c.id)).scalar_one()
     refresh(conn)
-    return wording_id, recognise_group(conn, key=derived.group, kind=kind, cfg=cfg)
+    return wording_id, derived.group
 
 
 def languages(locale: str = "en") -> dict[str, str]:
@@ -149,24 +147,6 @@ def check(*, sentence: str, language: str, kind: str) -> None:
     if kind == "notice" and any(phrase in sentence for phrase in notice.LOOKALIKE_PHRASES):
         raise OptoutError("the wording matches a known look-alike (a cancellation, a copy of a sent message, "
                           "another reason for blocking): it is not an opt-out notice")
-
-
-def recognise_group(conn: Connection, *, key: str, kind: str, cfg: Settings) -> dict[str, int]:
-    """Recognise every waiting message of group ``key`` again; outcomes by count. A group taught
-    to be something else leaves the quarantine as ``rejected`` with the reason."""
-    from optout.record import quarantine, trust
-
-    ids = list(conn.execute(select(MESSAGE.c.id).where(MESSAGE.c.wording_group == key,
-                                                       MESSAGE.c.outcome == "quarantined")).scalars())
-    counts: dict[str, int] = {}
-    policy, verifier = trust.policy(cfg), trust.Verifier(cfg)
-    for message_id in ids:
-        if kind == "lookalike":
-            done = quarantine.reject(conn, message_id=message_id, why="taught as a look-alike")
-        else:
-            done = quarantine.retry(conn, message_id=message_id, policy=policy, verifier=verifier)
-        counts[str(done.outcome)] = counts.get(str(done.outcome), 0) + 1
-    return counts
 
 
 def listing(conn: Connection, *, everything: bool = False) -> list[dict[str, Any]]:
