@@ -243,12 +243,11 @@ class Worker:
 
     def record_refusals(self, request_id: int, refusals: Refusals) -> Reply:
         """Add the listener's refused-recipient counts (day, client, refused, blocked) to the table."""
-        from optout.store import bulk, sql
+        from optout.record import refusals as counted
 
         try:
             with self.engine.begin() as conn:
-                bulk.insert(conn, table="refusal", columns=("day", "client", "refused", "blocked"),
-                            rows=list(refusals.rows), tail=sql.REFUSALS_ADD)
+                counted.add(conn, rows=refusals.rows)
         except Exception as exc:
             return Reply(request_id, error=_describe(exc))
         return Reply(request_id)
