@@ -36,3 +36,8 @@ def test_bench_groups_runs() -> None:
 def test_bench_smtp_runs() -> None:
     found = _run("bench_smtp.py", "--messages", "200", "--rounds", "1", "--sessions", "4")[-1]
     assert found["listener_msgs_per_s"] > 0 and found["bare_msgs_per_s"] > 0
+
+
+def test_bench_backup_runs() -> None:
+    found = _run("bench_backup.py", "--entries", "2000")[-1]
+    assert found["rows"] >= 2000 and found["backup_sqlite_rows_per_s"] > 0 and found["restore_sqlite_rows_per_s"] > 0
