@@ -110,16 +110,18 @@ def _parse(raw: bytes) -> Result:
     confirmation = _confirmation(msg, sender, subject)
     if confirmation:
         return confirmation
-    redistributed = lists.origin(msg, sender)
+    names = frozenset(name.lower() for name in msg.keys())  # one pass, not one per header asked about
+    redistributed = lists.origin(msg, sender, names=names)
     if redistributed is not None:
         sender = redistributed.author
-    how, forwarded_by = _delivery(msg, sender, redistributed)
+    how, forwarded_by = _delivery(msg, sender, redistributed, names)
     mailing = None if redistributed is not None else _mailing(msg)
-    found = _Found(forwarded_by, _route(msg, how, redistributed))
-    seller_side = _seller_side(msg)
-    for layer in _layers(msg, raw, how, sender, subject, seller_side):
+    found = _Found(forwarded_by, _route(msg, how, redistributed, names))
+    for layer in _layers(msg, raw, how, sender, subject):
         found.judge(layer, mailing)
-    if not found.notices and _names_nobody(found, seller_side) and (html := mime.html_text(msg)):
+        if found.notices and layer.part == "message" and how in ("direct", "auto-forward"):
+            break  # Amazon's own notice, as sent or auto-forwarded: one notice, nothing inside it to read
+    if not found.notices and (html := mime.html_text(msg)) and _names_nobody(found, seller_side := _seller_side(msg)):
         for layer in _text_layers(html, subject, seller_side, how="inline-forward", part="html"):
             found.judge(layer, mailing)
     return found.result()
@@ -216,18 +218,18 @@ def possible_notice(raw: bytes) -> Layer | None:
         redistributed = lists.origin(msg, sender)
         if redistributed is not None:
             sender = redistributed.author
-        how, _ = _delivery(msg, sender, redistributed)
-        return next((layer for layer in _layers(msg, raw, how, sender, subject, _seller_side(msg))
+        how, _ = _delivery(msg, sender, redistributed, frozenset(name.lower() for name in msg.keys()))
+        return next((layer for layer in _layers(msg, raw, how, sender, subject)
                      if not layer.evidence and notice.possible_unknown_language(layer.sender, layer.subject, layer.text)),
                     None)
     except Exception:  # as parse: a message beyond the parser has no wording to learn
         return None
 
 
-def _delivery(msg: Message, sender: str | None, redistributed: lists.Origin | None) -> tuple[str, str | None]:
+def _delivery(msg: Message, sender: str | None, redistributed: lists.Origin | None,
+              names: frozenset[str]) -> tuple[str, str | None]:
     """How the message came (before looking inside it) and which seller address passed it on:
     the forwarding rule, the server-side redirect or the list that names itself in the headers."""
-    names = {name.lower() for name in msg.keys()}  # one pass, not one per header asked about
     if not names.isdisjoint(_AUTO_FORWARD_HEADERS):
         via = next((found for name in _FORWARDER_HEADERS if (found := mime.addresses(mime.header(msg, name)))), None)
         via = via or (redistributed and [redistributed.via]) or mime.addresses(mime.header(msg, "To"))
@@ -241,10 +243,9 @@ def _delivery(msg: Message, sender: str | None, redistributed: lists.Origin | No
     return "forward", sender
 
 
-def _route(msg: Message, how: str, redistributed: lists.Origin | None) -> str:
+def _route(msg: Message, how: str, redistributed: lists.Origin | None, names: frozenset[str]) -> str:
     """The route for the seller's setup checklist: which forwarding rule passed it on (Exchange
     marks what its rules send, Gmail adds X-Forwarded-For/-To), else direct or by a person."""
-    names = {name.lower() for name in msg.keys()}
     if not names.isdisjoint(_OUTLOOK_RULE_HEADERS):
         return "outlook"
     if "x-forwarded-for" in names or "x-forwarded-to" in names:
@@ -277,8 +278,7 @@ def _seller_side(msg: Message) -> frozenset[str]:
     return frozenset(address for address in found if not notice.amazon_domain(address))
 
 
-def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str,
-            seller_side: frozenset[str]) -> Iterator[Layer]:
+def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str) -> Iterator[Layer]:
     text = mime.body_text(msg)
     yield Layer(how, sender, subject, text, raw, part="message")
     if notice.is_buyer_relay(sender):
@@ -288,6 +288,7 @@ def _layers(msg: Message, raw: bytes, how: str, sender: str | None, subject: str
     if how == "direct":
         yield from _inline(text, subject)
         return
+    seller_side = _seller_side(msg)  # asked here: a direct notice, the common case, never needs it
     yield from _text_layers(text, subject, seller_side, how="inline-forward", part="inline")
     for number, saved in enumerate(mime.attached_texts(msg), 1):  # a notice saved as a .txt file and attached
         yield Layer("attachment", None, subject, saved, None, evidence=True, part=f"text file {number}",

@@ -29,9 +29,11 @@ class Origin:
     via: str  # the list: its posting address, or its List-Id
 
 
-def origin(msg: Message, sender: str | None) -> Origin | None:
+def origin(msg: Message, sender: str | None, *, names: frozenset[str] | None = None) -> Origin | None:
     """Who wrote ``msg`` and which list passed it on; None when no list did (``sender`` is the
-    address of its From header)."""
+    address of its From header; ``names``, its header names in lower case, if known already)."""
+    if names is not None and "list-id" not in names and "list-post" not in names:
+        return None  # most mail: no list passed it on, and no header need be read
     list_id, post = mime.header(msg, "List-Id"), mime.header(msg, "List-Post")
     if not list_id and not post:
         return None
