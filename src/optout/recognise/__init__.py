@@ -311,8 +311,8 @@ def _attached(msg: Message, depth: int = 0, *, part: str) -> Iterator[Layer]:
     subject = mime.header(msg, "Subject")
     text = mime.body_text(msg)
     yield Layer("attachment", sender, subject, text, msg, part=part)
-    if notice.is_buyer_relay(sender) or depth >= mime.MAX_DEPTH:
-        return
+    if notice.amazon_domain(sender) or depth >= mime.MAX_DEPTH:
+        return  # Amazon's own mail (a notice, a buyer's relayed message) forwards nothing inside it
     for number, inner in enumerate(mime.attached_messages(msg), 1):
         yield from _attached(inner, depth + 1, part=f"{part}.{number}")
     yield from _inline(text, subject, how="attachment", part=part)
