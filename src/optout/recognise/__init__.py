@@ -1,8 +1,11 @@
 """Recognition: raw bytes of one email in, a ``Result`` out. No I/O, no database, never raises.
 
-The message is read as *layers* (itself, attached messages, inline forwards), each judged by
-``notice.judge``; the first layer that is a notice wins. Layers inside a message whose outer
-sender is a buyer's relay alias are not trusted: a buyer can type a fake forward block.
+The message is read as *layers* (itself, attached messages, inline forwards, the whole text by
+evidence), each judged by ``notice.judge``; every notice found is kept, one per order, each with
+the part it came from (``Result.more`` holds all but the first): a seller clearing a backlog
+sends many in one mail. Amazon's own notice, as sent or auto-forwarded, is read as itself only.
+Layers inside a message whose outer sender is a buyer's relay alias are not trusted: a buyer can
+type a fake forward block.
 """
 
 from __future__ import annotations
