@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 
@@ -75,7 +75,7 @@ def export(
     # Read in a read-only transaction (a consistent snapshot that never holds the write lock
     # the listener needs), then record the run in a short transaction of its own.
     with reading(cfg) as conn, counter(quiet, "exporting") as tick:
-        def produce(stream) -> int:  # noqa: ANN001
+        def produce(stream: IO[str]) -> int:
             return exporter.export(conn, stream, fmt=fmt, scope=scope, tick=tick)
 
         if output == "-":

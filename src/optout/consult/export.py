@@ -73,7 +73,7 @@ def _write_csv(stream: IO[str], lines: Iterator[tuple[str]], tick: Callable[[int
 
 
 def _line(row: tuple[Any, ...], fmt: str, scope: Scope) -> str | None:
-    kind, value, status = row[0], row[1], row[5]
+    kind, value, status = str(row[0]), str(row[1]), row[5]
     if fmt == "jsonl":
         record = dict(zip(COLUMNS, row))
         record["verified"] = record["verified"] == "true"

@@ -28,7 +28,7 @@ from optout.recognise import mime
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
 _ROLE_OF = {label.lower(): role for role, labels in _DATA["forward"].items() for label in labels}
 _WROTE = tuple(sorted((word.lower() for word in _DATA["attribution"]["wrote"]), key=len, reverse=True))
-_AMAZON_NAMES = {tuple(name.split()): name for name in _DATA["amazon_names"]["names"]}
+_AMAZON_NAMES: dict[tuple[str, ...], str] = {tuple(name.split()): name for name in _DATA["amazon_names"]["names"]}
 # Words an attribution line puts around the name besides the date and the verb.
 _FILLER = frozenset({"on", "le", "am", "um", "dne", "den", "op", "il", "el", "em", "in", "at", "a", "à", "de", "o",
                      "w", "dnia", "pe", "kl.", "klo", "tarihinde", "şunu", "ezt", "於", "在", "님이"})

@@ -34,7 +34,7 @@ def get(conn: Connection, *, message_id: int) -> dict[str, Any]:
     return row
 
 
-def retry(conn: Connection, *, message_id: int, policy: ingest.Policy, verifier: Any) -> ingest.Applied:
+def retry(conn: Connection, *, message_id: int, policy: ingest.Policy, verifier: trust.Verifier) -> ingest.Applied:
     """Run recognition again on a kept message (after a wording was taught, say), with the taught
     wordings as they are now."""
     row = _reviewable(conn, message_id)
@@ -42,7 +42,7 @@ def retry(conn: Connection, *, message_id: int, policy: ingest.Policy, verifier:
     return ingest.act(conn, message_id=message_id, item=_item(row, verifier), policy=policy)
 
 
-def accept(conn: Connection, *, message_id: int, verifier: Any) -> ingest.Applied:
+def accept(conn: Connection, *, message_id: int, verifier: trust.Verifier) -> ingest.Applied:
     """List a held or unverified notice on an operator's word."""
     row = _reviewable(conn, message_id)
     wordings.refresh(conn)
@@ -65,7 +65,7 @@ def reject(conn: Connection, *, message_id: int, why: str = "rejected by the ope
     return ingest.Applied(message_id, ingest.Outcome.REJECTED, reason)
 
 
-def _item(row: dict[str, Any], verifier: Any) -> ingest.Item:
+def _item(row: dict[str, Any], verifier: trust.Verifier) -> ingest.Item:
     result = parse(row["raw"])
     inbound = ingest.Inbound(raw=row["raw"], account_id=row["account_id"], source=row["source"],
                              received_at=row["received_at"])

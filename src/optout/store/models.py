@@ -231,4 +231,5 @@ class Wording(SQLModel, table=True):
 
 def table(model: type[SQLModel]) -> Table:
     """A model's Core table, for SQL built by hand."""
-    return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it without declaring it
+    found: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it without declaring it
+    return found
