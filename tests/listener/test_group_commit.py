@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 import mail
+from optout.config import load_settings
 from optout.listener.protocol import Delivery
 from optout.listener.worker import Worker
 from waiting import until
@@ -23,7 +24,7 @@ from waiting import until
 @pytest.fixture
 def worker(account, monkeypatch):  # noqa: ANN001, ANN201
     monkeypatch.setenv("OPTOUT_DAILY_NEW_ENTRIES_LIMIT", "3")
-    started = Worker.start({})
+    started = Worker.start(load_settings())
     yield started
     started.engine.dispose()
     started.reads.dispose()

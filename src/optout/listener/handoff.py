@@ -15,11 +15,14 @@ import pickle
 import socket
 import time
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING
 
 from optout.listener import metrics
 from optout.listener.protocol import FRAME, Delivery, Outcome, Ping, Refusals, Reply, Request
 from optout.listener.worker import serve_forever
+
+if TYPE_CHECKING:
+    from optout.config import Settings
 
 
 class WorkerGone(Exception):
@@ -29,8 +32,8 @@ class WorkerGone(Exception):
 class Worker:
     """The listener's end: ``deliver`` a message and await its committed outcomes."""
 
-    def __init__(self, settings_data: dict[str, Any], *, timeout: float) -> None:
-        self.settings_data, self.timeout = settings_data, timeout
+    def __init__(self, settings: Settings, *, timeout: float) -> None:
+        self.settings, self.timeout = settings, timeout  # pickled to the spawned worker as it is
         self.process: BaseProcess | None = None
         self.link: _Link | None = None
         self.watchdog: asyncio.Task[None] | None = None
@@ -43,7 +46,7 @@ class Worker:
         mine, theirs = socket.socketpair()
         # spawn, not fork: the listener has threads, and a forked copy of a held lock deadlocks
         self.process = multiprocessing.get_context("spawn").Process(
-            target=serve_forever, args=(theirs, self.settings_data), name="optout-worker", daemon=True)
+            target=serve_forever, args=(theirs, self.settings), name="optout-worker", daemon=True)
         self.process.start()
         theirs.close()
         self.started += 1

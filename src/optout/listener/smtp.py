@@ -93,7 +93,7 @@ class Handler:
     def __init__(self, cfg: Settings, *, reads: Engine) -> None:
         self.cfg = cfg
         self.routes = AccountCache(reads, cfg.ingest_domain, timeout=cfg.db_timeout)
-        self.worker = Worker(cfg.model_dump(), timeout=cfg.worker_timeout)
+        self.worker = Worker(cfg, timeout=cfg.worker_timeout)
         self.in_flight = 0
         self.per_client: Counter[str] = Counter()
         self.guesses = Guesses(cfg)

@@ -31,6 +31,7 @@ from optout.listener.protocol import FRAME, Delivery, Outcome, Ping, Refusals, R
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from optout.config import Settings
     from optout.recognise.result import Result
     from optout.record import ingest, trust
 
@@ -38,14 +39,14 @@ LATE = "recognition took too long"
 WORDINGS_EVERY = 2.0  # seconds: a wording taught anywhere is used here within this
 
 
-def serve_forever(sock: socket.socket, settings_data: dict[str, Any]) -> None:
+def serve_forever(sock: socket.socket, settings: Settings) -> None:
     """Recognise requests as they come; commit and answer a group when none is waiting."""
     # SIGTERM to the whole process group (systemd's default) or Ctrl-C in a terminal reaches
     # this process too; the listener still has messages to finish, so the worker stays until
     # the listener closes its end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    worker = Worker.start(settings_data)
+    worker = Worker.start(settings)
     heap.settle()
     frames = _Frames(sock)
     group: list[tuple[int, list[ingest.Item]]] = []
@@ -119,12 +120,10 @@ class Worker:
     wordings_read: float = -WORDINGS_EVERY  # when the taught wordings were last read (monotonic)
 
     @classmethod
-    def start(cls, settings_data: dict[str, Any]) -> Worker:
-        from optout.config import Settings
+    def start(cls, cfg: Settings) -> Worker:
         from optout.record import trust
         from optout.store import db
 
-        cfg = Settings(**settings_data)
         # psycopg warns of a pipeline ended by a lost connection; _apply tries again, and the
         # listener logs what became of each message
         logging.getLogger("psycopg").setLevel(logging.ERROR)
