@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import multiprocessing
-import pickle
 import socket
 import time
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from optout.listener import metrics
-from optout.listener.protocol import FRAME, Delivery, Outcome, Ping, Refusals, Reply, Request
+from optout.listener.protocol import Delivery, Outcome, Ping, Refusals, Reply, Request, frame, unframe
 from optout.listener.worker import serve_forever
 
 if TYPE_CHECKING:
@@ -125,8 +124,7 @@ class _Link(asyncio.Protocol):
     def send(self, request_id: int, request: Request) -> asyncio.Future[Reply]:
         future = asyncio.get_running_loop().create_future()
         self.waiting[request_id] = (future, time.monotonic())
-        payload = pickle.dumps((request_id, request), protocol=pickle.HIGHEST_PROTOCOL)
-        self.transport.write(FRAME.pack(len(payload)) + payload)
+        self.transport.write(frame((request_id, request)))
         return future
 
     def oldest(self) -> float:
@@ -135,13 +133,8 @@ class _Link(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while len(self.buffer) >= FRAME.size:
-            (size,) = FRAME.unpack_from(self.buffer)
-            if len(self.buffer) < FRAME.size + size:
-                return
-            replies: list[Reply] = pickle.loads(self.buffer[FRAME.size : FRAME.size + size])
-            del self.buffer[: FRAME.size + size]
-            for reply in replies:
+        while (framed := unframe(self.buffer)) is not None:
+            for reply in cast(list[Reply], framed):
                 future, _ = self.waiting.pop(reply.request_id, (None, 0.0))
                 if future is not None and not future.done():
                     future.set_result(reply)

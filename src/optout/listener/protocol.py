@@ -9,10 +9,30 @@ process starts by importing it.
 
 from __future__ import annotations
 
+import pickle
 import struct
 from dataclasses import dataclass, field
 
 FRAME = struct.Struct("!I")  # the length of the pickle that follows
+
+
+def frame(message: object) -> bytes:
+    """``message`` as one frame: its pickle's length, then the pickle."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return FRAME.pack(len(payload)) + payload
+
+
+def unframe(buffer: bytearray) -> object | None:
+    """The first whole frame's message, taken off the front of ``buffer``; None while the frame
+    is not all there."""
+    if len(buffer) < FRAME.size:
+        return None
+    (size,) = FRAME.unpack_from(buffer)
+    if len(buffer) < FRAME.size + size:
+        return None
+    message: object = pickle.loads(buffer[FRAME.size : FRAME.size + size])
+    del buffer[: FRAME.size + size]
+    return message
 
 
 @dataclass(frozen=True, slots=True)

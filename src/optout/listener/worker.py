@@ -17,16 +17,15 @@ imported at module level: the listener imports this module to start the process.
 from __future__ import annotations
 
 import logging
-import pickle
 import select
 import signal
 import socket
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from optout import heap
-from optout.listener.protocol import FRAME, Delivery, Outcome, Ping, Refusals, Reply, Request
+from optout.listener.protocol import Delivery, Outcome, Ping, Refusals, Reply, Request, frame, unframe
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -80,13 +79,9 @@ class _Frames:
         """The next (request ID, request); None at end-of-file, or (when not waiting) if none
         has arrived."""
         while True:
-            if len(self.buffer) >= FRAME.size:
-                (size,) = FRAME.unpack_from(self.buffer)
-                if len(self.buffer) >= FRAME.size + size:
-                    frame = self.buffer[FRAME.size : FRAME.size + size]
-                    del self.buffer[: FRAME.size + size]
-                    framed: tuple[int, Request] = pickle.loads(frame)
-                    return framed
+            framed = unframe(self.buffer)
+            if framed is not None:
+                return cast(tuple[int, Request], framed)
             if self.closed or (not wait and not select.select([self.sock], [], [], 0)[0]):
                 return None
             chunk = self.sock.recv(1 << 20)
@@ -94,9 +89,8 @@ class _Frames:
             self.buffer += chunk
 
     def send(self, replies: list[Reply]) -> None:
-        payload = pickle.dumps(replies, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            self.sock.sendall(FRAME.pack(len(payload)) + payload)
+            self.sock.sendall(frame(replies))
         except OSError:  # the listener is gone; what was committed stays committed
             self.closed = True
 
