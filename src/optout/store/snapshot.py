@@ -6,10 +6,8 @@ PostgreSQL, which is how a deployment that outgrew the embedded database moves.
 from __future__ import annotations
 
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from optout.errors import OptoutError
 from optout.store import backup, db, sql
@@ -20,7 +18,6 @@ if TYPE_CHECKING:
     from optout.config import Settings
 
 Advance = Callable[[int], None]
-_T = TypeVar("_T")
 
 
 def take(settings: Settings, out: IO[bytes], *, advance: Advance) -> dict[str, int]:
@@ -102,10 +99,12 @@ def _load_sqlite(eng: Engine, path: str, origin: str, advance: Advance) -> None:
             indexes = [row[0] for row in cursor.execute(sql.SQLITE_PLAIN_INDEXES).fetchall()]
             for statement in indexes:
                 cursor.execute(sql.drop_index(statement))
-            for table, rows in _ahead((table, backup.sqlite_values(table, block, origin=origin))
-                                      for table, blocks in backup.sections(path) for block in blocks):
-                cursor.executemany(backup.sqlite_insert(table), rows)
-                advance(len(rows))
+            for table, blocks in backup.sections(path):
+                statement = backup.sqlite_insert(table)
+                for block in blocks:
+                    rows = backup.sqlite_values(table, block, origin=origin)
+                    cursor.executemany(statement, rows)
+                    advance(len(rows))
             for statement in indexes:
                 cursor.execute(statement)
             cursor.execute("COMMIT")
@@ -115,30 +114,6 @@ def _load_sqlite(eng: Engine, path: str, origin: str, advance: Advance) -> None:
             raise
     finally:
         raw.close()
-
-
-def _ahead(items: Iterator[_T]) -> Iterator[_T]:
-    """``items``, made one ahead in a thread: the next block is decompressed and converted while
-    SQLite stores this one (sqlite3 lets go of the interpreter lock while SQLite works)."""
-    done = object()
-    waiting: queue.Queue[Any] = queue.Queue(maxsize=2)
-
-    def produce() -> None:
-        try:
-            for item in items:
-                waiting.put(item)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            waiting.put(exc)
-            return
-        waiting.put(done)
-
-    worker = threading.Thread(target=produce, name="restore-reader", daemon=True)
-    worker.start()
-    while (item := waiting.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    worker.join()
 
 
 def _load_postgresql(eng: Engine, path: str, advance: Advance) -> None:
