@@ -204,6 +204,20 @@ def test_a_newer_schema_is_refused(cli, taken, tmp_path, monkeypatch) -> None:
     assert not target.exists()
 
 
+def test_a_header_naming_what_is_no_plain_name_is_refused(cli, taken, tmp_path, monkeypatch) -> None:
+    """Names go into SQL: a (re-checksummed) header naming a column `x"; drop …` is refused before
+    the target is touched."""
+    crafted = tmp_path / "crafted.backup"
+
+    def inject(head: dict, lines: list[bytes]) -> None:
+        head["tables"][0]["columns"][0] = 'id"; DROP TABLE entry; --'
+
+    _rewrite(taken, crafted, inject)
+    target = tmp_path / "target" / "optout.db"
+    _refused(cli, monkeypatch, f"sqlite:///{target}", crafted, "unexpected name")
+    assert not target.exists()
+
+
 def test_a_target_that_is_not_empty_is_refused(cli, taken, database_url, monkeypatch) -> None:
     """Restoring over a list in use: one line, exit 2, the list unchanged."""
     before = _rows(database_url)

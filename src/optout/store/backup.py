@@ -42,6 +42,7 @@ LEFT_OUT = frozenset({"websession", "alembic_version"})
 _END = b"@end "
 _BATCH = 5000  # rows a statement batch on SQLite
 _CHUNK = 1 << 20
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,12 @@ class Table:
     name: str
     columns: tuple[str, ...]
     types: tuple[str, ...]  # int, bool, datetime, bytes, float, text
+
+    def __post_init__(self) -> None:
+        """Names go into SQL as they are (quoted): a backup's header may name only plain ones."""
+        for name in (self.name, *self.columns):
+            if not _PLAIN_NAME.fullmatch(name):
+                raise Damaged(f"unexpected name in a backup: {name!r}")
 
 
 def tables(metadata: Any) -> list[Table]:
@@ -145,9 +152,7 @@ _TO_TEXT: dict[str, Callable[[Any], str]] = {
 
 
 def _quoted(name: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise OptoutError(f"unexpected name in a backup: {name!r}")
-    return f'"{name}"'
+    return f'"{name}"'  # a Table's names are plain ones (Table.__post_init__)
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -195,7 +200,7 @@ def header(path: str) -> dict[str, Any]:
         stream.read(len(MAGIC))
         try:
             head: dict[str, Any] = json.loads(stream.readline())
-            shapes = [(t["name"], t["columns"], t["types"]) for t in head["tables"]]
+            shapes = [Table(t["name"], tuple(t["columns"]), tuple(t["types"])) for t in head["tables"]]
             schema, engine = str(head["schema"]), str(head["engine"])
         except (ValueError, KeyError, TypeError):
             raise Damaged(f"{path} has a damaged header") from None
@@ -281,14 +286,8 @@ def sqlite_insert(table: Table) -> str:
     values = [f"CASE ?{n} WHEN '\\N' THEN NULL WHEN 't' THEN 1 WHEN 'true' THEN 1 WHEN '1' THEN 1 ELSE 0 END"
               if kind == "bool" else f"NULLIF(?{n}, '\\N')"
               for n, kind in enumerate(table.types, 1)]
-    names = ", ".join(f'"{c}"' for c in table.columns)
-    return f'INSERT INTO "{_plain(table.name)}" ({names}) VALUES ({", ".join(values)})'
-
-
-def _plain(name: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise Damaged(f"unexpected table name in a backup: {name!r}")
-    return name
+    names = ", ".join(_quoted(c) for c in table.columns)
+    return f'INSERT INTO {_quoted(table.name)} ({names}) VALUES ({", ".join(values)})'
 
 
 _UNESCAPE = re.compile(r"\\(.)")
