@@ -88,7 +88,7 @@ def show(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    code = language.DEFAULT if name in language.ENGLISH_ONLY else _language(request)
+    code = language.DEFAULT if name in language.ENGLISH_ONLY else language_of(request)
     context.setdefault("viewer", getattr(request.state, "viewer", None))
     context.setdefault("csrf", getattr(request.state, "csrf", ""))
     context.setdefault("operator", request.app.state.operator)
@@ -106,9 +106,5 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 
 def language_of(request: Request) -> str:
     """The language the request's page is shown in."""
-    return _language(request)
-
-
-def _language(request: Request) -> str:
     return language.choose(asked=request.query_params.get("lang"), remembered=request.cookies.get(language.COOKIE),
                            accept=request.headers.get("accept-language"))

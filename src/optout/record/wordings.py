@@ -9,8 +9,11 @@ recognised again. Forgetting a wording stops new matches; what it listed stays l
 
 from __future__ import annotations
 
+import functools
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
@@ -105,12 +108,14 @@ def store(conn: Connection, *, target: str, language: str, kind: str, actor: str
     return wording_id, derived.group
 
 
-def languages(locale: str = "en") -> dict[str, str]:
-    """The ISO 639-1 codes, each with its language's name in ``locale`` (from Babel's CLDR data)."""
+@functools.lru_cache(maxsize=8)
+def languages(locale: str = "en") -> Mapping[str, str]:
+    """The ISO 639-1 codes, each with its language's name in ``locale`` (from Babel's CLDR data),
+    made once per locale: the overview asks for a name per taught wording on every render."""
     from babel import Locale
 
     names = Locale.parse(locale).languages
-    return {code: names[code] for code in sorted(names) if len(code) == 2 and code.isalpha()}
+    return MappingProxyType({code: names[code] for code in sorted(names) if len(code) == 2 and code.isalpha()})
 
 
 def language_name(code: str, locale: str = "en") -> str | None:
