@@ -113,13 +113,9 @@ def _parse(raw: bytes) -> Result:
     confirmation = _confirmation(msg, sender, subject)
     if confirmation:
         return confirmation
-    names = frozenset(name.lower() for name in msg.keys())  # one pass, not one per header asked about
-    redistributed = lists.origin(msg, sender, names=names)
-    if redistributed is not None:
-        sender = redistributed.author
-    how, forwarded_by = _delivery(msg, sender, redistributed, names)
+    sender, how, forwarded_by, redistributed, names = _arrival(msg, sender)
     mailing = None if redistributed is not None else _mailing(msg)
-    found = _Found(forwarded_by, _route(msg, how, redistributed, names))
+    found = _Found(forwarded_by, _route(msg, how, names))
     for layer in _layers(msg, raw, how, sender, subject):
         found.judge(layer, mailing)
         if found.notices and layer.part == "message" and how in ("direct", "auto-forward"):
@@ -218,15 +214,24 @@ def possible_notice(raw: bytes) -> Layer | None:
     try:
         msg = mime.load(raw)
         sender, subject = mime.address(mime.header(msg, "From")), mime.header(msg, "Subject")
-        redistributed = lists.origin(msg, sender)
-        if redistributed is not None:
-            sender = redistributed.author
-        how, _ = _delivery(msg, sender, redistributed, frozenset(name.lower() for name in msg.keys()))
+        sender, how, *_ = _arrival(msg, sender)
         return next((layer for layer in _layers(msg, raw, how, sender, subject)
                      if not layer.evidence and notice.possible_unknown_language(layer.sender, layer.subject, layer.text)),
                     None)
     except Exception:  # as parse: a message beyond the parser has no wording to learn
         return None
+
+
+def _arrival(msg: Message, sender: str | None,
+             ) -> tuple[str | None, str, str | None, lists.Origin | None, frozenset[str]]:
+    """How the mail arrived: (its author, where a list passed it on; how it came; who passed it
+    on; the list, if one; its header names in lower case, read once for every question)."""
+    names = frozenset(name.lower() for name in msg.keys())
+    redistributed = lists.origin(msg, sender, names=names)
+    if redistributed is not None:
+        sender = redistributed.author
+    how, forwarded_by = _delivery(msg, sender, redistributed, names)
+    return sender, how, forwarded_by, redistributed, names
 
 
 def _delivery(msg: Message, sender: str | None, redistributed: lists.Origin | None,
@@ -246,15 +251,13 @@ def _delivery(msg: Message, sender: str | None, redistributed: lists.Origin | No
     return "forward", sender
 
 
-def _route(msg: Message, how: str, redistributed: lists.Origin | None, names: frozenset[str]) -> str:
+def _route(msg: Message, how: str, names: frozenset[str]) -> str:
     """The route for the seller's setup checklist: which forwarding rule passed it on (Exchange
     marks what its rules send, Gmail adds X-Forwarded-For/-To), else direct or by a person."""
     if not names.isdisjoint(_OUTLOOK_RULE_HEADERS):
         return "outlook"
     if "x-forwarded-for" in names or "x-forwarded-to" in names:
         return "gmail"
-    if redistributed is not None and how == "auto-forward":
-        return "auto-forward"
     if how in ("direct", "auto-forward", "buyer-relay"):
         return how
     if not names.isdisjoint(_OUTLOOK_CLIENT_HEADERS) or "outlook" in mime.header(msg, "X-Mailer").lower():

@@ -183,27 +183,32 @@ def texts(msg: Message, depth: int = 0) -> Iterator[tuple[str, Message]]:
         yield msg.get_content_subtype(), msg
 
 
-def html_text(msg: Message) -> str:
-    """The HTML alternative's text where the body read was the plain one ("" otherwise): some
-    clients write the forwarded header block into the HTML part alone."""
+def _text_parts(msg: Message) -> tuple[list[Message], list[Message]]:
+    """The message's own plain and HTML parts (not its attachments'), in order."""
     plain: list[Message] = []
     markup: list[Message] = []
     for subtype, part in texts(msg):
-        (plain if subtype == "plain" else markup if subtype == "html" else []).append(part)
+        if subtype == "plain":
+            plain.append(part)
+        elif subtype == "html":
+            markup.append(part)
+    return plain, markup
+
+
+def html_text(msg: Message) -> str:
+    """The HTML alternative's text where the body read was the plain one ("" otherwise): some
+    clients write the forwarded header block into the HTML part alone."""
+    plain, markup = _text_parts(msg)
     if not plain or not markup:
         return ""
     return "\n".join(part_text(part) for part in markup)[:MAX_TEXT]
 
 
 def body_text(msg: Message) -> str:
-    """The readable body: the plain parts, or the HTML parts where there is no plain one."""
-    plain, markup = [], []
-    for subtype, part in texts(msg):
-        if subtype == "plain":
-            plain.append(part_text(part))
-        elif subtype == "html":
-            markup.append(part_text(part))
-    return "\n".join(plain or markup)[:MAX_TEXT]
+    """The readable body: the plain parts, or the HTML parts where there is no plain one (only
+    the parts read are decoded)."""
+    plain, markup = _text_parts(msg)
+    return "\n".join(part_text(part) for part in (plain or markup))[:MAX_TEXT]
 
 
 def attached_texts(msg: Message) -> Iterator[str]:

@@ -298,9 +298,9 @@ def _store(conn: Connection, items: Sequence[Item], verdicts: list[tuple[Outcome
     None for a duplicate."""
     now = utcnow()
     rows, first = [], {}
-    for index, item in enumerate(items):
+    keys = [(item.inbound.account_id, sha256(item.inbound.raw)) for item in items]
+    for index, (item, key) in enumerate(zip(items, keys)):
         inbound, result = item.inbound, item.result
-        key = (inbound.account_id, sha256(inbound.raw))
         if key in first:
             continue  # the same message twice in one batch
         first[key] = index
@@ -314,15 +314,14 @@ def _store(conn: Connection, items: Sequence[Item], verdicts: list[tuple[Outcome
                            tail=sql.MESSAGE_ONCE, returning="id, account_id, sha256")
     for message_id, account_id, digest in inserted:
         ids[first[(account_id, digest)]] = message_id
-    _count_resent(conn, items, ids, now)
+    _count_resent(conn, keys, ids, now)
     return ids
 
 
-def _count_resent(conn: Connection, items: Sequence[Item], ids: list[int | None], now: datetime) -> None:
-    """Each message received again (here before, or twice in this batch): counted on its row,
-    so the seller page shows the re-sent notice came."""
-    again = [(now, item.inbound.account_id, sha256(item.inbound.raw)) for item, message_id in zip(items, ids)
-             if message_id is None]
+def _count_resent(conn: Connection, keys: list[tuple[int, str]], ids: list[int | None], now: datetime) -> None:
+    """Each message received again (here before, or twice in this batch), by its (account,
+    SHA-256): counted on its row, so the seller page shows the re-sent notice came."""
+    again = [(now, account_id, digest) for (account_id, digest), message_id in zip(keys, ids) if message_id is None]
     if again:
         bulk.update_many(conn, sql.MESSAGE_RESENT, again)
 
