@@ -39,8 +39,9 @@ from optout.recognise.forwards import MARKS
 _DATA = tomllib.loads((Path(__file__).with_name("phrases.toml")).read_text(encoding="utf-8"))
 _RECIPIENT_LABELS = frozenset(label.lower().rstrip(":") for label in _DATA["forward"]["to"])
 _SENDER_LABELS = frozenset(label.lower().rstrip(":") for label in _DATA["forward"]["from"])
+_FIELD_LABELS = _RECIPIENT_LABELS | _SENDER_LABELS  # the labels whose role the catalogue knows
 _VALUE_LABELS = frozenset(label.lower().rstrip(":") for role in ("subject", "date") for label in _DATA["forward"][role])
-_KNOWN = sorted({v for label in _RECIPIENT_LABELS | _SENDER_LABELS for v in (label.title(), label.upper())
+_KNOWN = sorted({v for label in _FIELD_LABELS for v in (label.title(), label.upper())
                  if v[0].isupper()}, key=len, reverse=True)
 _GLUED = re.compile(r"(?<=[a-zà-ÿ0-9)])(?=(?:" + "|".join(re.escape(k) for k in _KNOWN) + r")[ \t]{0,2}[:：])")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}")
@@ -136,17 +137,17 @@ def _label(flat: str, at: int, lo: int) -> str | None:
 def _prefix(label: str, before: str) -> bool:
     """Is this ``word:`` a subject's prefix ("Subject: FW: …", "Betreff: AW: …") rather than a label?
     A short unknown word right after another label's colon."""
-    return (len(label) <= 4 and " " not in label and label not in _SENDER_LABELS and label not in _RECIPIENT_LABELS
+    return (len(label) <= 4 and " " not in label and label not in _FIELD_LABELS
             and before.rstrip(" *_").endswith((":", "：")))
 
 
 def _known_ending(label: str) -> str:
     """A label read with the value's last word before it ("il tuo messaggio a") is the known
     label it ends with."""
-    if label in _RECIPIENT_LABELS or label in _SENDER_LABELS:
+    if label in _FIELD_LABELS:
         return label
     last = label.rsplit(" ", 1)[-1]
-    return last if last in _RECIPIENT_LABELS or last in _SENDER_LABELS else label
+    return last if last in _FIELD_LABELS else label
 
 
 def unglue(text: str) -> str:

@@ -207,9 +207,8 @@ def _combined(message_id: int, each: list[Decided]) -> Applied:
         return Applied(message_id, outcome, reason, new, notices=1, listed=listed)
     counts = Counter(outcome for outcome, _, _ in each)
     outcome = next(o for o in _PRECEDENCE if counts[o])
-    said = ", ".join(f"{counts[o]} {o.value}" for o in _PRECEDENCE if counts[o])
     waiting = next((reason for o, reason, _ in each if o in (Outcome.HELD, Outcome.UNVERIFIED)), None)
-    reason = f"{len(each)} opt-out notices: {said}" + (f"; {waiting}" if waiting else "")
+    reason = _several(counts) + (f"; {waiting}" if waiting else "")
     return Applied(message_id, outcome, reason, new, notices=len(each), listed=listed)
 
 
@@ -229,9 +228,16 @@ def _verdict(item: Item, policy: Policy, *, force: bool = False) -> tuple[Outcom
 
 
 def _first_reason(item: Item) -> str:
-    """The reason a new notice's row is stored with: its own, or for several the count."""
+    """The reason a new notice's row is stored with: its own, or for several the count (as
+    _combined says it when all of them list, so that case needs no second write of the row)."""
     count = len(item.result.notices())
-    return item.result.reason if count == 1 else f"{count} opt-out notices: {count} listed"
+    return item.result.reason if count == 1 else _several(Counter({Outcome.LISTED: count}))
+
+
+def _several(counts: Counter[Outcome]) -> str:
+    """"5 opt-out notices: 3 held, 2 listed": a mail's notices counted by outcome."""
+    said = ", ".join(f"{counts[o]} {o.value}" for o in _PRECEDENCE if counts[o])
+    return f"{sum(counts.values())} opt-out notices: {said}"
 
 
 def _report(message_id: int, item: Item, result: Result, dkim: DkimResult) -> entries.NewReport:
